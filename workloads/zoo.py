@@ -108,7 +108,7 @@ def _inverted_residual(b: GraphBuilder, x: Tensor, out: int, stride: int, t: int
     return b.add(y, x, name="add") if stride == 1 and c == out else y
 
 
-_VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+_VGG16: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
           512, 512, 512, "M")
 
 

@@ -1,0 +1,112 @@
+"""The ``hwsim`` command line.
+
+Every command validates its input at the boundary; any error prints one line
+(``hwsim: error: ...``) and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from hwsim import registry
+from hwsim.fileio import atomic_write_text
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A user error reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors go through the one-line error path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.partition(" ")[2]
+        raise CliError(f"{command}: {message}" if command else message)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        for name in registry.models():
+            params = ", ".join(f"{k}={v}" for k, v in registry.model_params(name).items())
+            print(f"{name:14s} {params}")
+    else:
+        for family, presets in registry.available_accelerators().items():
+            print(f"{family:10s} presets: {', '.join(presets) or '(none)'}")
+    return 0
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    graph = registry.build_model(args.model, registry.parse_assignments(args.set))
+    table = graph.summary()
+    if args.csv:
+        atomic_write_text(args.csv, table.to_csv(index=False))
+    if not args.quiet:
+        cols = ["op", "kind", "out_shape", "macs", "params", "input_bytes", "weight_bytes",
+                "output_bytes", "precision"]
+        print(table[cols].to_string(index=False))
+    totals = graph.totals()
+    print(
+        f"{graph.name}: {totals['ops']} ops, {totals['macs'] / 1e9:.3f} GMACs, "
+        f"{totals['params'] / 1e6:.3f} M params, {totals['weight_bytes'] / 1e6:.2f} MB weights"
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    graph = registry.build_model("resnet50")
+    totals = graph.totals()
+    print(f"resnet50: {totals['ops']} ops, {totals['macs'] / 1e9:.3f} GMACs, "
+          f"{totals['params'] / 1e6:.3f} M params")
+    return 0
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="zoo model name (see `hwsim list models`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="model parameter, e.g. --set batch=8 --set seq_len=512")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = _Parser(prog="hwsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list known models or accelerators")
+    p.add_argument("what", choices=["models", "accelerators"])
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("graph", help="print a model's op graph as a table")
+    _add_model_args(p)
+    p.add_argument("--csv", metavar="FILE", help="write one row per op to FILE")
+    p.add_argument("--quiet", action="store_true", help="print only the totals")
+    p.set_defaults(func=_cmd_graph)
+
+    p = sub.add_parser("demo", help="the main job on built-in defaults")
+    p.add_argument("--out", default="out", help="folder for result files (default: out)")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hwsim`` console command."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except SystemExit as exc:  # --help and argparse exits
+        return int(exc.code or 0)
+    except (CliError, ValueError, KeyError, FileNotFoundError, ImportError, OSError) as exc:
+        msg = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) or repr(exc)
+        print(f"hwsim: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
