@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 
 import numpy as np
@@ -95,19 +96,21 @@ def test_split_is_stratified_scaled_nchw():
 
 
 def test_split_depends_only_on_seed():
-    """The same seed gives the same split; another seed gives another."""
-    first = load_split.__wrapped__(seed=0)
-    assert np.array_equal(first.y_test, load_split().y_test)
-    assert np.array_equal(first.x_test, load_split().x_test)
-    assert not np.array_equal(load_split.__wrapped__(seed=1).x_test, first.x_test)
+    """The same seed picks the same test images; another seed picks others."""
+    labels = np.repeat(np.arange(10), 180)
+    first = data._stratified_test_indices(labels, 450, 0)
+    np.testing.assert_array_equal(first, data._stratified_test_indices(labels, 450, 0))
+    assert not np.array_equal(first, data._stratified_test_indices(labels, 450, 1))
+    assert np.array_equal(np.bincount(labels[first]), np.full(10, 45))
 
 
 def test_missing_sklearn_raises_clear_import_error(monkeypatch):
-    """Without scikit-learn, loading the digits says which extra to install."""
+    """Without scikit-learn, loading the digits says which extra to install; specs still work."""
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"pip install 'hwsim\[digits\]'"):
         data._sklearn_digits()
     assert "scikit-learn" in MISSING_SKLEARN
+    assert layer_shapes("cnn")["conv1"] == (16, 1, 3, 3)
 
 
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 1), (1, 0), (2, 0)])
@@ -312,6 +315,24 @@ def test_finetune_keeps_pruned_weights_zero_and_recovers(cnn):
     assert tuned.test_accuracy > pruned + 0.05
     assert evaluate(tuned, masks=masks) == tuned.test_accuracy
     assert tuned.epochs == cnn.epochs + 1
+
+
+def test_trained_model_pickles(cnn):
+    """A trained model survives pickling (for process pools and Dask) with read-only weights."""
+    back = pickle.loads(pickle.dumps(cnn))
+    np.testing.assert_array_equal(back.weights["fc"], cnn.weights["fc"])
+    assert not back.weights["fc"].flags.writeable
+    assert evaluate(back) == cnn.test_accuracy
+
+
+def test_trained_model_checks_layers(mlp):
+    """Weights with missing layers or wrong shapes are rejected at construction."""
+    weights = dict(mlp.weights)
+    with pytest.raises(ValueError, match="weights must hold layers"):
+        digits._rebuild("mlp", 0, 1, {"fc1": weights["fc1"]}, dict(mlp.biases), 0.5)
+    weights["fc3"] = np.zeros((10, 63), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"weights\['fc3'\] must have shape \(10, 64\)"):
+        digits._rebuild("mlp", 0, 1, weights, dict(mlp.biases), 0.5)
 
 
 def test_npz_round_trip_preserves_model(mlp):

@@ -46,6 +46,8 @@ class TrainedModel:
         Read-only arrays keyed by layer name; weight shapes as in :func:`layer_shapes`.
     test_accuracy : float
         Top-1 accuracy of these weights on the test split, in [0, 1].
+
+    The constructor checks the layer names and shapes and keeps read-only float32 copies.
     """
 
     model_name: str
@@ -54,6 +56,46 @@ class TrainedModel:
     weights: Mapping[str, np.ndarray]
     biases: Mapping[str, np.ndarray]
     test_accuracy: float
+
+    def __post_init__(self) -> None:
+        shapes = layer_shapes(self.model_name)
+        _check_params("weights", self.weights, shapes)
+        _check_params("biases", self.biases, {k: shape[:1] for k, shape in shapes.items()})
+        object.__setattr__(self, "weights", _frozen(self.weights))
+        object.__setattr__(self, "biases", _frozen(self.biases))
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle through plain dicts, as read-only mappings do not pickle."""
+        fields = (self.model_name, self.seed, self.epochs, dict(self.weights), dict(self.biases))
+        return _rebuild, (*fields, self.test_accuracy)
+
+
+def _rebuild(
+    model_name: str,
+    seed: int,
+    epochs: int,
+    weights: Mapping[str, np.ndarray],
+    biases: Mapping[str, np.ndarray],
+    test_accuracy: float,
+) -> TrainedModel:
+    """A :class:`TrainedModel` from positional fields (the unpickling hook)."""
+    return TrainedModel(
+        model_name=model_name, seed=seed, epochs=epochs, weights=weights, biases=biases,
+        test_accuracy=test_accuracy,
+    )
+
+
+def _check_params(
+    field: str, arrays: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]
+) -> None:
+    """Raise a ``ValueError`` unless ``arrays`` holds exactly ``shapes``' layers and shapes."""
+    if set(arrays) != set(shapes):
+        raise ValueError(f"{field} must hold layers {tuple(shapes)}, got {tuple(arrays)}")
+    for name, shape in shapes.items():
+        if np.shape(arrays[name]) != shape:
+            raise ValueError(
+                f"{field}[{name!r}] must have shape {shape}, got {np.shape(arrays[name])}"
+            )
 
 
 def _check_model(model_name: str) -> None:
@@ -127,8 +169,8 @@ def _train(model_name: str, seed: int, epochs: int) -> TrainedModel:
     weights, biases = models.init_params(models.specs(model_name), rng)
     training.fit(model_name, weights, biases, epochs=epochs, rng=rng, lr=LEARNING_RATE)
     return TrainedModel(
-        model_name=model_name, seed=seed, epochs=epochs, weights=_frozen(weights),
-        biases=_frozen(biases), test_accuracy=_accuracy(model_name, weights, biases, "test"),
+        model_name=model_name, seed=seed, epochs=epochs, weights=weights,
+        biases=biases, test_accuracy=_accuracy(model_name, weights, biases, "test"),
     )
 
 
@@ -297,7 +339,7 @@ def finetune(
     )
     return TrainedModel(
         model_name=trained.model_name, seed=trained.seed, epochs=trained.epochs + epochs,
-        weights=_frozen(weights), biases=_frozen(biases),
+        weights=weights, biases=biases,
         test_accuracy=_accuracy(trained.model_name, weights, biases, "test"),
     )
 
@@ -320,13 +362,8 @@ def from_npz(source: bytes | str | os.PathLike[str] | BinaryIO) -> TrainedModel:
         source = io.BytesIO(source)
     with np.load(source, allow_pickle=False) as archive:
         model_name = str(archive["meta:model_name"])
-        _check_model(model_name)
         seed, epochs = (int(v) for v in archive["meta:ints"])
         weights = {k[2:]: archive[k] for k in archive.files if k.startswith("w:")}
         biases = {k[2:]: archive[k] for k in archive.files if k.startswith("b:")}
         accuracy = float(archive["meta:test_accuracy"])
-    _check_masks(model_name, {k: np.ones(w.shape, dtype=bool) for k, w in weights.items()})
-    return TrainedModel(
-        model_name=model_name, seed=seed, epochs=epochs, weights=_frozen(weights),
-        biases=_frozen(biases), test_accuracy=accuracy,
-    )
+    return _rebuild(model_name, seed, epochs, weights, biases, accuracy)
