@@ -56,6 +56,33 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path!r}: {exc.strerror}") from exc
+
+
+def _load_plan(path: str | None):  # type: ignore[no-untyped-def]
+    from workloads.compression.plan import CompressionPlan
+
+    return CompressionPlan.from_yaml(_read_text(path, "plan")) if path else None
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from workloads.compression.plan import compare_graphs
+
+    graph = registry.build_model(args.model, registry.parse_assignments(args.set))
+    plan = _load_plan(args.plan)
+    compressed = plan.apply(graph)
+    table = compare_graphs(graph, compressed)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    if args.csv:
+        atomic_write_text(args.csv, compressed.summary().to_csv(index=False))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     graph = registry.build_model("resnet50")
     totals = graph.totals()
@@ -84,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="write one row per op to FILE")
     p.add_argument("--quiet", action="store_true", help="print only the totals")
     p.set_defaults(func=_cmd_graph)
+
+    p = sub.add_parser("compress", help="apply a compression plan and show what changed")
+    _add_model_args(p)
+    p.add_argument("--plan", required=True, metavar="PLAN.yaml", help="compression plan (YAML)")
+    p.add_argument("--csv", metavar="FILE", help="write the compressed graph's per-op table")
+    p.set_defaults(func=_cmd_compress)
 
     p = sub.add_parser("demo", help="the main job on built-in defaults")
     p.add_argument("--out", default="out", help="folder for result files (default: out)")

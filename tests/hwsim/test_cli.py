@@ -65,3 +65,23 @@ def test_help_on_every_command(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0
     assert "usage:" in r.stdout
+
+
+def test_compress_prints_changes(tmp_path):
+    """`hwsim compress` prints before/after totals for a plan."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("defaults: {weight_bits: 4, act_bits: 8}\ndrop: [layer4.1]\n")
+    r = run("compress", "resnet18", "--plan", str(plan))
+    assert r.returncode == 0, r.stderr
+    assert "weight_bytes" in r.stdout
+    assert "macs" in r.stdout
+
+
+def test_compress_bad_plan_is_one_line(tmp_path):
+    """A plan with out-of-range bits gets one clear line."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("defaults: {weight_bits: 64}\n")
+    r = run("compress", "mlp", "--plan", str(plan))
+    assert r.returncode == 2
+    assert "weight_bits must be an integer in 1..32, got 64" in r.stderr
+    assert "Traceback" not in r.stderr
