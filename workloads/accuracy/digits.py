@@ -46,8 +46,6 @@ class TrainedModel:
         Read-only arrays keyed by layer name; weight shapes as in :func:`layer_shapes`.
     test_accuracy : float
         Top-1 accuracy of these weights on the test split, in [0, 1].
-
-    The constructor checks the layer names and shapes and keeps read-only float32 copies.
     """
 
     model_name: str
@@ -58,6 +56,7 @@ class TrainedModel:
     test_accuracy: float
 
     def __post_init__(self) -> None:
+        """Check layer names and shapes; keep read-only float32 copies."""
         shapes = layer_shapes(self.model_name)
         _check_params("weights", self.weights, shapes)
         _check_params("biases", self.biases, {k: shape[:1] for k, shape in shapes.items()})
