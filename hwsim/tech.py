@@ -3,8 +3,9 @@
 Every figure is anchored at 45 nm, 0.9 V (Horowitz, "Computing's energy problem", ISSCC 2014)
 and moved to other nodes with the Stillmaker & Baas tables ("Scaling equations for the accurate
 prediction of CMOS device performance from 180 nm to 7 nm", Integration 58, 2017), extended to
-5 nm with TSMC's published N7 -> N5 figures. Scaling is declared as a table and interpolated
-log-log between nodes. Each constant names its source beside it; docs/tech.md lists them all.
+5 nm with TSMC's published N7 -> N5 figures (Yeap et al., IEDM 2019). Scaling is declared as a
+table and interpolated log-log between nodes. Each constant names its source beside it;
+docs/tech.md lists them all.
 
 What this ignores: supply-voltage choice other than each node's nominal one, wire energy between
 components, clock-tree and control energy, process corners and temperature. Off-chip DRAM
@@ -122,7 +123,7 @@ def _width(x: _Operand) -> int:
     return x.bits if isinstance(x, FloatFormat) else x
 
 
-# Energy per operation at 45 nm, 0.9 V, in pJ: Horowitz, ISSCC 2014, Fig. 1.1.9.
+# Energy per operation at 45 nm, 0.9 V, in pJ: Horowitz, ISSCC 2014, energy table.
 _ENERGY_PJ: Final = _ArithmeticFit.through(
     int_mult=(0.2, 3.1),  # 8-bit and 32-bit integer multiply
     int_add=(0.03, 0.1),  # 8-bit and 32-bit integer add
@@ -162,7 +163,7 @@ _SRAM_LEAK_W_PER_BIT: Final = _LEAK_W_PER_UM2 * _SRAM_UM2_PER_BIT
 
 
 # Area relative to 45 nm: Stillmaker & Baas 2017, area scaling table (45 nm row).
-# 5 nm: TSMC N5 has 1.84x the logic density of N7 (TSMC press release, 2019).
+# 5 nm: TSMC N5 has 1.84x the logic density of N7 (Yeap et al., IEDM 2019).
 _AREA_VS_45: Final = {
     180: 19.0, 130: 6.4, 90: 2.8, 65: 1.5, 45: 1.0, 32: 0.46, 20: 0.21, 16: 0.19,
     14: 0.17, 10: 0.1, 7: 0.059, 5: 0.059 / 1.84,
@@ -183,7 +184,7 @@ _ENERGY_FIT: Final = {
     10: (0.2068, -0.09311, 0.02375, 0.75),
     7: (0.1776, -0.09097, 0.02447, 0.7),
 }
-# 5 nm: TSMC N5 draws 30% less power than N7 at the same speed (TSMC press release, 2019).
+# 5 nm: TSMC N5 draws 30% less power than N7 at the same speed (Yeap et al., IEDM 2019).
 _N5_ENERGY_VS_N7: Final = 0.7
 
 
