@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from functools import partial
 from itertools import islice
 from multiprocessing.context import BaseContext
 from typing import Any, Protocol, TypeVar
@@ -230,21 +231,28 @@ def _batch_outcomes(problem: Any, designs: list[dict[str, Any]]) -> list[Any]:
             f"problem must be callable or offer evaluate_batch/evaluate, got {problem!r}"
         )
     if batch is not None:
-        try:
-            outcomes = list(batch(designs))
-            if len(outcomes) != len(designs):
-                raise ValueError(f"evaluate_batch returned {len(outcomes)} results "
-                                 f"for {len(designs)} designs")
+        outcomes = _call(partial(_run_batch, batch), designs)
+        if not isinstance(outcomes, Exception):
             return outcomes
-        except Exception as exc:
-            if single is None:
-                return [exc] * len(designs)
-    return [_call(single, design) for design in designs]
+        if single is None:
+            return [outcomes] * len(designs)
+    assert single is not None
+    return [_call(single, dict(design)) for design in designs]
 
 
-def _call(evaluate: Callable[[dict[str, Any]], Any], design: dict[str, Any]) -> Any:
+def _run_batch(batch: Callable[[Any], Any], designs: list[dict[str, Any]]) -> list[Any]:
+    outcomes = list(batch([dict(d) for d in designs]))
+    if len(outcomes) != len(designs):
+        raise ValueError(
+            f"evaluate_batch returned {len(outcomes)} results for {len(designs)} designs"
+        )
+    return outcomes
+
+
+def _call(fn: Callable[[Any], Any], argument: Any) -> Any:
+    """``fn(argument)``, or the exception it raised."""
     try:
-        return evaluate(dict(design))
+        return fn(argument)
     except Exception as exc:
         return exc
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from hwsim.explore.executors import STATUS_OK, Executor, SerialExecutor, evaluate_points
 from hwsim.explore.space import Choice, FloatRange, IntRange, Parameter, Space
-from hwsim.explore.store import point_id
+from hwsim.explore.store import point_id, records
 
 _SENSES = {"min": "minimize", "max": "maximize", "minimize": "minimize",
            "maximize": "maximize"}
@@ -64,9 +64,9 @@ class RandomSearch:
 
     def ask(self, n: int) -> list[Suggestion]:
         """``n`` new random feasible points."""
-        records = self.space.random(n, self._rng).to_dict("records")
-        first, self._next_key = self._next_key, self._next_key + len(records)
-        return [Suggestion(first + i, design) for i, design in enumerate(records)]
+        designs = records(self.space.random(n, self._rng))
+        first, self._next_key = self._next_key, self._next_key + len(designs)
+        return [Suggestion(first + i, design) for i, design in enumerate(designs)]
 
     def tell(self, key: int, values: Sequence[float] | None) -> None:
         """Random search learns nothing from results."""
@@ -246,10 +246,10 @@ def _evaluate_keyed(problem: Any, items: list[tuple[int, str, dict[str, Any]]]) 
 def _objective_values(row: Mapping[str, Any], objectives: Mapping[str, str]) -> list[float] | None:
     if row["status"] != STATUS_OK:
         return None
-    values = [row.get(name) for name in objectives]
+    values: list[Any] = [row.get(name) for name in objectives]
     if not all(isinstance(v, float) and math.isfinite(v) for v in values):
         return None
-    return [float(v) for v in values]
+    return values
 
 
 def _results_frame(rows: list[dict[str, Any]], params: list[str]) -> pd.DataFrame:

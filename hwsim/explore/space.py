@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from hwsim.explore._expr import Expression
+from hwsim.explore.store import records
 
 Predicate = Callable[[dict[str, Any]], bool]
 _MAX_DRAW_ROUNDS = 100
@@ -35,7 +36,9 @@ def _is_int(value: object) -> bool:
 
 
 def _is_real(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float | np.floating)) and math.isfinite(value)
+    if not (_is_int(value) or isinstance(value, float | np.floating)):
+        return False
+    return math.isfinite(cast(float, value))
 
 
 def _values_array(values: tuple[Any, ...]) -> np.ndarray:
@@ -62,11 +65,12 @@ class Choice:
     """
 
     name: str
-    values: tuple[Any, ...]
+    values: Sequence[Any]
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        values = tuple(self.values) if isinstance(self.values, Sequence) else None
+        is_list = isinstance(self.values, Sequence) and not isinstance(self.values, str)
+        values = tuple(self.values) if is_list else None
         allowed = "a non-empty list of distinct numbers, strings or booleans"
         if not values or not all(isinstance(v, bool | str) or _is_real(v) for v in values):
             raise _fail(self.name, "values", self.values, allowed)
@@ -78,11 +82,11 @@ class Choice:
         """Map unit-interval draws ``u`` in [0, 1) to values, each value an equal share."""
         index = np.minimum((np.asarray(u) * len(self.values)).astype(np.int64),
                            len(self.values) - 1)
-        return _values_array(self.values)[index]
+        return _values_array(tuple(self.values))[index]
 
     def grid(self, points: int) -> np.ndarray:
         """All values, whatever ``points`` is."""
-        return _values_array(self.values)
+        return _values_array(tuple(self.values))
 
 
 @dataclass(frozen=True)
@@ -212,8 +216,8 @@ class Space:
         a design dict and returning True when the design is allowed.
     """
 
-    params: tuple[Parameter, ...]
-    constraints: tuple[str | Predicate, ...] = ()
+    params: Sequence[Parameter]
+    constraints: Sequence[str | Predicate] = ()
     _checks: tuple[Expression | Predicate, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -244,8 +248,8 @@ class Space:
             if isinstance(check, Expression):
                 mask &= np.broadcast_to(np.asarray(check.evaluate(env), dtype=bool), mask.shape)
             else:
-                mask &= np.fromiter((bool(check(d)) for d in designs.to_dict("records")),
-                                    dtype=bool, count=len(designs))
+                mask &= np.fromiter((bool(check(d)) for d in records(designs)),
+                                    dtype=np.bool_, count=len(designs))
         return mask
 
     def is_feasible(self, design: Mapping[str, Any]) -> bool:

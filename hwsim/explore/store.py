@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,12 @@ def point_id(design: Mapping[str, Any]) -> str:
 
 def point_ids(designs: pd.DataFrame) -> list[str]:
     """The :func:`point_id` of each row of ``designs``."""
-    return [point_id(d) for d in designs.to_dict("records")]
+    return [point_id(d) for d in records(designs)]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts of Python scalars, keyed by column name."""
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
 
 
 def _canonical(value: Any) -> list[Any]:

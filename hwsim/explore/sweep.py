@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from hwsim.explore.executors import Executor, Point, SerialExecutor, evaluate_points
-from hwsim.explore.store import RESERVED_COLUMNS, open_store, point_ids
+from hwsim.explore.store import RESERVED_COLUMNS, open_store, point_ids, records
 
 Progress = Callable[[int, int, float, float], None]
 _MAX_AUTO_BATCH = 256
@@ -79,8 +79,7 @@ def _unique_points(designs: pd.DataFrame) -> list[Point]:
             f"designs need string parameter columns other than {RESERVED_COLUMNS}, "
             f"got {list(designs.columns)}"
         )
-    records = designs.to_dict("records")
-    points = dict(zip(point_ids(designs), records, strict=True))
+    points = dict(zip(point_ids(designs), records(designs), strict=True))
     return list(points.items())
 
 
