@@ -24,10 +24,11 @@ ACCELERATORS: dict[str, tuple[str, str, str]] = {
 
 
 def models() -> dict[str, Callable[..., Graph]]:
-    """Workload builders by name."""
+    """Workload builders by name: the zoo plus the trained digits models."""
+    from workloads.accuracy.plan_eval import digits_cnn, digits_mlp
     from workloads.zoo import MODELS
 
-    return dict(MODELS)
+    return {**MODELS, "digits_mlp": digits_mlp, "digits_cnn": digits_cnn}
 
 
 def model_params(name: str) -> dict[str, Any]:

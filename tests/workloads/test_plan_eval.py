@@ -1,0 +1,66 @@
+"""CompressionPlans measured on the real digits models, and their op graphs."""
+
+import pytest
+
+from hwsim.graph import SparsityPattern
+from workloads.accuracy.plan_eval import digits_graph, evaluate_plan
+from workloads.compression.graph_ops import removable_units
+from workloads.compression.plan import CompressionPlan
+
+pytest.importorskip("sklearn")
+
+
+def _acc(plan, model="cnn", **kw):
+    return evaluate_plan(CompressionPlan.from_dict(plan), model, **kw)
+
+
+def test_digits_cnn_graph_matches_architecture():
+    """The CNN's graph has the hand-counted MACs and parameters and one removable block."""
+    g = digits_graph("cnn")
+    convs = 16 * 64 * 9 + 32 * 64 * 16 * 9 + 32 * 16 * 32 * 9
+    assert g.macs == convs + 512 * 10
+    assert g.params == (16 * 9 + 16) + (32 * 16 * 9 + 32) + (32 * 32 * 9 + 32) + 5130
+    assert removable_units(g) == ("conv3",)
+
+
+def test_identity_plan_is_fp32_accuracy():
+    """An empty plan measures exactly the fp32 test accuracy (>= 95% for the CNN)."""
+    r = _acc({})
+    assert r.accuracy == r.fp32_accuracy
+    assert r.accuracy >= 0.95
+
+
+def test_accuracy_falls_as_bits_shrink():
+    """Measured accuracy is non-increasing (within 1% noise) from 8 to 4 to 2 weight bits."""
+    accs = [_acc({"defaults": {"weight_bits": b, "act_bits": 8}}).accuracy for b in (8, 4, 2)]
+    assert accs[0] + 0.01 >= accs[1] >= accs[2]
+    assert accs[2] < accs[0] - 0.1
+
+
+def test_accuracy_falls_as_sparsity_grows():
+    """Measured accuracy falls (within noise) as magnitude-pruning sparsity grows."""
+    accs = [_acc({"defaults": {"weight_sparsity": s}}, model="mlp").accuracy
+            for s in (0.5, 0.9, 0.98)]
+    assert accs[0] + 0.01 >= accs[1] >= accs[2]
+
+
+def test_graph_carries_measured_densities():
+    """The compressed graph has the densities measured from the real masks."""
+    r = _acc({"layers": [{"match": "conv2", "pattern": "2:4"},
+                         {"match": "fc", "weight_sparsity": 0.75}]})
+    assert r.graph["conv2"].sparsity.pattern is SparsityPattern.NM
+    assert r.graph["conv2"].sparsity.weight_density == pytest.approx(0.5)
+    assert r.graph["fc"].sparsity.weight_density == pytest.approx(0.25, abs=1e-3)
+
+
+def test_dropping_the_block_is_measured_and_removed():
+    """Dropping the residual block lowers accuracy and removes its ops from the graph."""
+    r = _acc({"drop": ["conv3"]})
+    assert r.accuracy < r.fp32_accuracy
+    assert "conv3.conv3" not in r.graph
+
+
+def test_unknown_layer_in_plan_rejected():
+    """A plan naming a layer the digits model lacks is a clear error."""
+    with pytest.raises(ValueError, match="'conv9' matches no op of digits_cnn"):
+        _acc({"layers": [{"match": "conv9", "weight_bits": 4}]})
