@@ -59,14 +59,15 @@ def run_sweep(
     finished = set(_compatible(store.load(), designs)["point_id"])
     todo = [p for p in unique if p[0] not in finished]
     executor = executor if executor is not None else SerialExecutor()
-    size = _batch_size(batch_size, len(todo), executor.workers)
-    started, done = time.perf_counter(), len(unique) - len(todo)
-    for rows in executor.map_batches(partial(evaluate_points, evaluate), _chunks(todo, size)):
+    batches = _chunks(todo, _batch_size(batch_size, len(todo), executor.workers))
+    started, ran = time.perf_counter(), 0
+    for rows in executor.map_batches(partial(evaluate_points, evaluate), batches):
         store.append(rows)
-        done += len(rows)
+        ran += len(rows)
         if progress is not None:
-            progress(done, len(unique), *_rate_eta(done - len(unique) + len(todo),
-                                                   len(unique) - done, started))
+            rate = ran / max(time.perf_counter() - started, 1e-9)
+            left = len(todo) - ran
+            progress(len(unique) - left, len(unique), rate, left / rate)
     return _ordered(store.load(), [pid for pid, _ in unique], list(designs.columns))
 
 
@@ -106,16 +107,10 @@ def _chunks(points: Sequence[Point], size: int) -> Iterator[list[Point]]:
         yield list(points[start:start + size])
 
 
-def _rate_eta(ran: int, left: int, started: float) -> tuple[float, float]:
-    elapsed = max(time.perf_counter() - started, 1e-9)
-    rate = ran / elapsed
-    return rate, (left / rate if rate > 0 else math.inf)
-
-
 def _ordered(stored: pd.DataFrame, ids: list[str], params: list[str]) -> pd.DataFrame:
     """Rows for ``ids`` in that order; columns: id, parameters, metrics, status, error."""
     table = stored.set_index("point_id").loc[ids].reset_index()
     metrics = [c for c in table.columns if c not in RESERVED_COLUMNS and c not in params]
-    return table[["point_id", *params, *metrics, "status", "error"]]
+    return table.reindex(columns=["point_id", *params, *metrics, "status", "error"])
 
 

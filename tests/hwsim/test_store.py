@@ -146,6 +146,13 @@ def test_sweep_argument_errors(kwargs, message):
         run_sweep(Recorder(), frame(2), **kwargs)
 
 
+def test_empty_sweep_returns_empty_table():
+    """No designs give an empty table with the id, parameter and status columns."""
+    table = run_sweep(Recorder(), pd.DataFrame({"x": []}))
+    assert table.empty
+    assert list(table.columns) == ["point_id", "x", "status", "error"]
+
+
 def test_sweep_rejects_reserved_columns():
     """Design columns may not be named like result columns."""
     with pytest.raises(ValueError, match="point_id"):
