@@ -15,10 +15,10 @@ from workloads.compression import (
     sqnr_db,
 )
 from workloads.compression.quantize import (
-    _affine_params,
     _clip_sq_error,
     _code_range,
     _kth_largest_abs,
+    _params,
     _quantize_kernel,
     _stratified_sample,
 )
@@ -63,6 +63,23 @@ def test_float_rounding_is_idempotent_and_monotonic(x, fmt):
     np.testing.assert_array_equal(quantize_float(v, fmt=fmt).values, v)
     order = np.argsort(x.ravel(), kind="stable")
     assert np.all(np.diff(v.ravel()[order]) >= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite_arrays, bits=st.integers(1, 8), symmetric=st.booleans())
+def test_mse_clip_is_never_worse_than_max_clip(x, bits, symmetric):
+    """The MSE-searched range never has more error than max clipping on the full tensor."""
+    by_mse = quantize_uniform(x, bits=bits, symmetric=symmetric, axis=0, clip="mse")
+    by_max = quantize_uniform(x, bits=bits, symmetric=symmetric, axis=0)
+    assert by_mse.mse <= by_max.mse
+
+
+def test_mse_clip_on_large_channels_beats_max_clip():
+    """Channels too large for the exact search still gain over max clipping at 4 and 8 bits."""
+    x = _rng().laplace(size=(8, 40_000)).astype(np.float32)
+    for bits in (4, 8):
+        by_mse = quantize_uniform(x, bits=bits, axis=0, clip="mse")
+        assert by_mse.mse < quantize_uniform(x, bits=bits, axis=0).mse
 
 
 @pytest.mark.parametrize("bits", range(4, 13))
@@ -171,12 +188,12 @@ def test_quantize_kernel_matches_references(bits, symmetric):
     for kernel in (_quantize_kernel, _quantize_kernel.py_func):
         codes, values = np.empty((3, 4, 5)), np.empty((3, 4, 5))
         noise, signal = kernel(x, scale, zp, qmin, qmax, binary, codes, values)
+        np.testing.assert_allclose(noise, np.sum((x - values) ** 2, axis=(0, 2)))
         for c in range(4):
             ref_codes, ref_values = _quantize_reference(x[:, c], scale[c], zp[c], qmin, qmax,
                                                         binary)
             np.testing.assert_array_equal(codes[:, c], ref_codes)
             np.testing.assert_array_equal(values[:, c], ref_values)
-        assert noise == pytest.approx(np.sum((x - values) ** 2))
         assert signal == pytest.approx(np.sum(x**2))
 
 
@@ -190,14 +207,14 @@ def test_clip_error_kernel_matches_python_and_quantizer():
         hi = np.abs(rows).max(axis=1) if symmetric else rows.max(axis=1)
         lo = -hi if symmetric else rows.min(axis=1)
         binary = symmetric and bits == 1
+        scale, zp = _params(lo[:, None] * ratios, hi[:, None] * ratios, qmin, qmax, binary,
+                            rows.dtype)
         fast, slow = np.empty((3, 5)), np.empty((3, 5))
-        _clip_sq_error(rows, weights, lo, hi, ratios, qmin, qmax, binary, fast)
-        _clip_sq_error.py_func(rows, weights, lo, hi, ratios, qmin, qmax, binary, slow)
+        _clip_sq_error(rows, weights, scale, zp, qmin, qmax, binary, fast)
+        _clip_sq_error.py_func(rows, weights, scale, zp, qmin, qmax, binary, slow)
         np.testing.assert_allclose(fast, slow, rtol=1e-12)
         for c, k in np.ndindex(3, 5):
-            a, b = lo[c] * ratios[c, k], hi[c] * ratios[c, k]
-            scale, zp = (b, 0.0) if binary else _affine_params(a, b, qmin, qmax)
-            _, v = _quantize_reference(rows[c], scale, zp, qmin, qmax, binary)
+            _, v = _quantize_reference(rows[c], scale[c, k], zp[c, k], qmin, qmax, binary)
             assert fast[c, k] == pytest.approx(np.sum(weights[c] * (rows[c] - v) ** 2), rel=1e-9)
 
 

@@ -271,8 +271,9 @@ def _n_m_kernel(w3, n, m, out):
                 for i in range(start, stop):
                     a = abs(w3[p, i, q])
                     rank = 0
-                    for j in range(start, stop):
-                        b = abs(w3[p, j, q])
-                        if b > a or (b == a and j < i):
-                            rank += 1
+                    # Counting without branches: earlier entries outrank on ties, later ones not.
+                    for j in range(start, i):
+                        rank += abs(w3[p, j, q]) >= a
+                    for j in range(i + 1, stop):
+                        rank += abs(w3[p, j, q]) > a
                     out[p, i, q] = rank < n

@@ -43,7 +43,7 @@ CLIP_METHODS = ("max", "percentile", "mse")
 
 _MSE_COARSE_RATIOS = np.geomspace(2.0**-8, 1.0, 32)
 _MSE_FINE_POINTS = 17
-_MSE_SAMPLE_BUDGET = 1 << 18
+_MSE_SAMPLE_BUDGET = 1 << 16
 _MSE_MIN_ROW_SAMPLES = 128
 
 
@@ -205,13 +205,14 @@ def quantize_uniform(
     binary = symmetric and bits == 1
     blocks = _channel_blocks(x, axis)
     lo, hi = _clip_range(blocks, symmetric=symmetric, clip=clip, percentile=percentile)
+    codes = np.empty(blocks.shape, dtype=_code_dtype(qmin, qmax))
+    values = np.empty_like(blocks)
     if clip == "mse":
-        lo, hi = _mse_clip(blocks, lo, hi, qmin, qmax, binary)
-    if binary:
-        scale, zero_point = np.where(hi > 0, hi, 1.0), np.zeros_like(hi)
-    else:
-        scale, zero_point = _affine_params(lo, hi, qmin, qmax)
-    return _quantize_blocks(x, axis, scale, zero_point, qmin, qmax, binary, int(bits), "int")
+        lo, hi = _mse_clip(blocks, lo, hi, qmin, qmax, binary, codes, values)
+    scale, zero_point = _params(lo, hi, qmin, qmax, binary, x.dtype)
+    noise, signal = _quantize_kernel(blocks, scale, zero_point, qmin, qmax, binary, codes, values)
+    return _result(x, axis, scale, zero_point, codes, values, noise.sum(), signal, int(bits),
+                   "int")
 
 
 def quantize_fixed_point(x: np.ndarray, *, int_bits: int, frac_bits: int) -> QuantResult:
@@ -231,8 +232,13 @@ def quantize_fixed_point(x: np.ndarray, *, int_bits: int, frac_bits: int) -> Qua
     if bits > 24:
         x = x.astype(np.float64)
     qmax = 2 ** (bits - 1) - 1
-    scale, zero_point = np.array([2.0**-frac_bits]), np.zeros(1)
-    return _quantize_blocks(x, None, scale, zero_point, -qmax - 1, qmax, False, bits, "fixed")
+    scale, zero_point = np.array([2.0**-frac_bits], dtype=x.dtype), np.zeros(1)
+    blocks = _channel_blocks(x, None)
+    codes = np.empty(blocks.shape, dtype=_code_dtype(-qmax - 1, qmax))
+    values = np.empty_like(blocks)
+    noise, signal = _quantize_kernel(blocks, scale, zero_point, -qmax - 1, qmax, False, codes,
+                                     values)
+    return _result(x, None, scale, zero_point, codes, values, noise.sum(), signal, bits, "fixed")
 
 
 def quantize_float(x: np.ndarray, *, fmt: str) -> QuantResult:
@@ -331,38 +337,36 @@ def _clip_range(
     return lo, hi
 
 
-def _affine_params(
-    lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int
+def _params(
+    lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int, binary: bool, dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scale and integer zero point mapping ``[lo, hi]`` onto codes ``[qmin, qmax]``."""
+    """Scale (in ``dtype``) and integer zero point mapping ``[lo, hi]`` onto ``[qmin, qmax]``."""
+    if binary:
+        return np.where(hi > 0, hi, 1.0).astype(dtype), np.zeros_like(hi)
     scale = (hi - lo) / (qmax - qmin)
     scale = np.where(scale > 0, scale, 1.0)
-    return scale, np.clip(np.rint(qmin - lo / scale), qmin, qmax)
+    return scale.astype(dtype), np.clip(np.rint(qmin - lo / scale), qmin, qmax)
 
 
-def _quantize_blocks(
+def _result(
     x: np.ndarray,
     axis: int | None,
     scale: np.ndarray,
     zero_point: np.ndarray,
-    qmin: int,
-    qmax: int,
-    binary: bool,
+    codes: np.ndarray,
+    values: np.ndarray,
+    noise: float,
+    signal: float,
     bits: int,
     fmt: str,
 ) -> QuantResult:
-    """Quantize ``x`` with per-channel ``scale`` and ``zero_point`` (float64, one per channel)."""
-    scale = scale.astype(x.dtype)
-    codes = np.empty(x.shape, dtype=_code_dtype(qmin, qmax))
-    values = np.empty_like(x)
-    blocks = _channel_blocks(x, axis)
-    noise, signal = _quantize_kernel(blocks, scale, zero_point, qmin, qmax, binary,
-                                     codes.reshape(blocks.shape), values.reshape(blocks.shape))
+    """Bundle per-channel parameters, codes, values and the error they make."""
     shape = [1] * x.ndim
     if axis is not None:
         shape[axis] = x.shape[axis]
-    return QuantResult(values=values, codes=codes, scale=scale.reshape(shape),
-                       zero_point=zero_point.astype(np.int64).reshape(shape), bits=bits, fmt=fmt,
+    return QuantResult(values=values.reshape(x.shape), codes=codes.reshape(x.shape),
+                       scale=scale.reshape(shape), bits=bits, fmt=fmt,
+                       zero_point=zero_point.astype(np.int64).reshape(shape),
                        mse=noise / x.size, sqnr_db=_ratio_db(signal, noise))
 
 
@@ -382,9 +386,20 @@ def _ratio_db(signal: float, noise: float) -> float:
 
 
 def _mse_clip(
-    blocks: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int, binary: bool
+    blocks: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    qmin: int,
+    qmax: int,
+    binary: bool,
+    codes: np.ndarray,
+    values: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Range ``[r * lo, r * hi]`` per channel with the clipping ratio ``r`` of least error."""
+    """Range ``[r * lo, r * hi]`` per channel with the clipping ratio ``r`` of least error.
+
+    The ratio is searched on a sample, then kept only where the full channel confirms it beats
+    max clipping (``codes`` and ``values`` are scratch space), so the result is never worse.
+    """
     n_ch = blocks.shape[1]
     width = max(_MSE_MIN_ROW_SAMPLES, _MSE_SAMPLE_BUDGET // n_ch)
     samples = np.empty((n_ch, width), dtype=blocks.dtype)
@@ -396,6 +411,12 @@ def _mse_clip(
     step = _MSE_COARSE_RATIOS[1] / _MSE_COARSE_RATIOS[0]
     fine = best[:, None] * step ** np.linspace(-1.0, 1.0, _MSE_FINE_POINTS)[None, :]
     best = _best_ratio(samples, weights, lo, hi, np.minimum(fine, 1.0), qmin, qmax, binary)
+    errors = [
+        _quantize_kernel(blocks, *_params(a, b, qmin, qmax, binary, blocks.dtype), qmin, qmax,
+                         binary, codes, values)[0]
+        for a, b in ((lo, hi), (lo * best, hi * best))
+    ]
+    best = np.where(errors[1] < errors[0], best, 1.0)
     return lo * best, hi * best
 
 
@@ -410,8 +431,10 @@ def _best_ratio(
     binary: bool,
 ) -> np.ndarray:
     """Per channel, the ratio in ``ratios`` (channels x candidates) of least squared error."""
+    scale, zero_point = _params(lo[:, None] * ratios, hi[:, None] * ratios, qmin, qmax, binary,
+                                samples.dtype)
     err = np.empty(ratios.shape, dtype=np.float64)
-    _clip_sq_error(samples, weights, lo, hi, ratios, qmin, qmax, binary, err)
+    _clip_sq_error(samples, weights, scale, zero_point, qmin, qmax, binary, err)
     return ratios[np.arange(ratios.shape[0]), np.argmin(err, axis=1)]
 
 
@@ -423,41 +446,38 @@ def _code_of(v, scale, zero_point, qmin, qmax, binary):
     return min(max(np.rint(v / scale) + zero_point, qmin), qmax)
 
 
-@njit(cache=True)
+# fastmath "reassoc" only lets the error sums vectorise; codes and values stay bit-exact.
+@njit(cache=True, fastmath={"reassoc"})
 def _quantize_kernel(blocks, scale, zero_point, qmin, qmax, binary, codes, values):
     """Fill ``codes`` and ``values`` of ``blocks`` (before, channel, after).
 
-    Returns the sums of squared error and of squared input.
+    Returns the squared error per channel and the sum of squared inputs.
     """
-    noise, signal = 0.0, 0.0
+    noise, signal = np.zeros(blocks.shape[1]), 0.0
     for p in range(blocks.shape[0]):
         for c in range(blocks.shape[1]):
-            s, zp = scale[c], zero_point[c]
+            s, zp, acc = scale[c], zero_point[c], 0.0
             for q in range(blocks.shape[2]):
                 v = blocks[p, c, q]
                 code = _code_of(v, s, zp, qmin, qmax, binary)
                 codes[p, c, q] = code
                 values[p, c, q] = (code - zp) * s
                 d = v - values[p, c, q]
-                noise += d * d
+                acc += d * d
                 signal += v * v
+            noise[c] += acc
     return noise, signal
 
 
-@njit(cache=True)
-def _clip_sq_error(samples, weights, lo, hi, ratios, qmin, qmax, binary, out):
-    """Fill ``out[c, k]``: weighted squared error of row ``c`` in ``ratios[c, k] * [lo, hi]``."""
+@njit(cache=True, fastmath={"reassoc"})
+def _clip_sq_error(samples, weights, scale, zero_point, qmin, qmax, binary, out):
+    """Fill ``out[c, k]``: weighted squared error of row ``c`` at ``scale[c, k]``."""
     for c in range(samples.shape[0]):
-        for k in range(ratios.shape[1]):
-            a, b = lo[c] * ratios[c, k], hi[c] * ratios[c, k]
-            scale = b if binary else (b - a) / (qmax - qmin)
-            if scale <= 0.0:
-                scale = 1.0
-            zp = 0.0 if binary else min(max(np.rint(qmin - a / scale), qmin), qmax)
-            acc = 0.0
+        for k in range(scale.shape[1]):
+            s, zp, acc = scale[c, k], zero_point[c, k], 0.0
             for j in range(samples.shape[1]):
                 v = samples[c, j]
-                d = (_code_of(v, scale, zp, qmin, qmax, binary) - zp) * scale - v
+                d = (_code_of(v, s, zp, qmin, qmax, binary) - zp) * s - v
                 acc += weights[c, j] * d * d
             out[c, k] = acc
 
