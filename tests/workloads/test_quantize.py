@@ -8,6 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 from workloads.compression import (
     FLOAT_FORMATS,
+    FloatFormat,
     quantize,
     quantize_fixed_point,
     quantize_float,
@@ -20,6 +21,7 @@ from workloads.compression.quantize import (
     _kth_largest_abs,
     _params,
     _quantize_kernel,
+    _round_to_format,
     _stratified_sample,
 )
 
@@ -352,6 +354,17 @@ def test_fp16_matches_numpy_float16_bit_exactly(dtype):
     r = quantize_float(x, fmt="fp16")
     np.testing.assert_array_equal(r.codes, x.astype(np.float16).view(np.uint16))
     np.testing.assert_array_equal(r.values, x.astype(np.float16).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_emulation_with_fp16_fields_matches_numpy(dtype):
+    """The generic emulator, run with fp16's fields, equals numpy's float16 cast bit-exactly."""
+    rng = _rng()
+    x = (rng.standard_normal(20_000) * 10.0 ** rng.uniform(-9, 4.8, 20_000)).astype(dtype)
+    emulated = FloatFormat(name="fp16_emulated", exp_bits=5, man_bits=10, bias=15,
+                           max_finite=65504.0)
+    y = _round_to_format(x, emulated)
+    np.testing.assert_array_equal(y, np.clip(x, -65504, 65504).astype(np.float16).astype(dtype))
 
 
 def test_fp16_and_fp32_saturate():

@@ -196,7 +196,7 @@ def shrink_inputs(w_next: np.ndarray, kept: np.ndarray, *, axis: int = 1) -> np.
 def _check_tensor(w: np.ndarray, name: str) -> np.ndarray:
     """Return ``w`` as a contiguous real array; reject empty or non-finite input."""
     w = np.ascontiguousarray(w)
-    if w.dtype.kind not in "biuf":
+    if w.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be a real numeric array, got dtype {w.dtype}")
     if w.size == 0:
         raise ValueError(f"{name} must have at least one element, got shape {w.shape}")

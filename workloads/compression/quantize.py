@@ -245,7 +245,8 @@ def quantize_float(x: np.ndarray, *, fmt: str) -> QuantResult:
     """Round ``x`` to the float format ``fmt`` (one of :data:`FLOAT_FORMATS`).
 
     Round to nearest even with subnormals; magnitudes beyond the largest finite value saturate
-    to it. ``codes`` holds the bit patterns (uint8, uint16 or uint32).
+    to it. ``codes`` holds the bit patterns (uint8, uint16 or uint32). fp16 uses numpy's
+    float16 cast; the other formats are emulated exactly in the input's precision.
     """
     if fmt not in FLOAT_FORMATS:
         raise ValueError(f"fmt must be one of {tuple(FLOAT_FORMATS)}, got {fmt!r}")
@@ -316,9 +317,8 @@ def _channel_blocks(x: np.ndarray, axis: int | None) -> np.ndarray:
     return x.reshape(int(np.prod(x.shape[:axis])), x.shape[axis], -1)
 
 
-def _clip_range(
-    blocks: np.ndarray, *, symmetric: bool, clip: str, percentile: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _clip_range(blocks: np.ndarray, *, symmetric: bool, clip: str,
+                percentile: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel real range ``[lo, hi]`` (float64, always containing 0) before MSE search."""
     if clip == "percentile":
         rows = np.moveaxis(blocks, 1, 0).reshape(blocks.shape[1], -1)
@@ -337,9 +337,8 @@ def _clip_range(
     return lo, hi
 
 
-def _params(
-    lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int, binary: bool, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray]:
+def _params(lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int, binary: bool,
+            dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Scale (in ``dtype``) and integer zero point mapping ``[lo, hi]`` onto ``[qmin, qmax]``."""
     if binary:
         return np.where(hi > 0, hi, 1.0).astype(dtype), np.zeros_like(hi)
@@ -348,18 +347,9 @@ def _params(
     return scale.astype(dtype), np.clip(np.rint(qmin - lo / scale), qmin, qmax)
 
 
-def _result(
-    x: np.ndarray,
-    axis: int | None,
-    scale: np.ndarray,
-    zero_point: np.ndarray,
-    codes: np.ndarray,
-    values: np.ndarray,
-    noise: float,
-    signal: float,
-    bits: int,
-    fmt: str,
-) -> QuantResult:
+def _result(x: np.ndarray, axis: int | None, scale: np.ndarray, zero_point: np.ndarray,
+            codes: np.ndarray, values: np.ndarray, noise: float, signal: float, bits: int,
+            fmt: str) -> QuantResult:
     """Bundle per-channel parameters, codes, values and the error they make."""
     shape = [1] * x.ndim
     if axis is not None:
@@ -385,16 +375,9 @@ def _ratio_db(signal: float, noise: float) -> float:
     return 10.0 * float(np.log10(signal / noise))
 
 
-def _mse_clip(
-    blocks: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    qmin: int,
-    qmax: int,
-    binary: bool,
-    codes: np.ndarray,
-    values: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def _mse_clip(blocks: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int,
+              binary: bool, codes: np.ndarray, values: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Range ``[r * lo, r * hi]`` per channel with the clipping ratio ``r`` of least error.
 
     The ratio is searched on a sample, then kept only where the full channel confirms it beats
@@ -420,16 +403,8 @@ def _mse_clip(
     return lo * best, hi * best
 
 
-def _best_ratio(
-    samples: np.ndarray,
-    weights: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    ratios: np.ndarray,
-    qmin: int,
-    qmax: int,
-    binary: bool,
-) -> np.ndarray:
+def _best_ratio(samples: np.ndarray, weights: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                ratios: np.ndarray, qmin: int, qmax: int, binary: bool) -> np.ndarray:
     """Per channel, the ratio in ``ratios`` (channels x candidates) of least squared error."""
     scale, zero_point = _params(lo[:, None] * ratios, hi[:, None] * ratios, qmin, qmax, binary,
                                 samples.dtype)
@@ -542,16 +517,20 @@ def _sift_down(heap):
 
 def _round_to_format(x: np.ndarray, f: FloatFormat) -> np.ndarray:
     """``x`` rounded to nearest even in format ``f`` with subnormals and saturation."""
-    _, e = np.frexp(x)
+    y = np.clip(x, -f.max_finite, f.max_finite)
+    if f.name == "fp16":
+        return y.astype(np.float16).astype(x.dtype)
+    _, e = np.frexp(y)
     quantum_exp = np.maximum(e - 1, f.emin) - f.man_bits
-    y = np.ldexp(x, -quantum_exp)
+    y = np.ldexp(y, -quantum_exp)
     np.rint(y, out=y)
-    y = np.ldexp(y, quantum_exp)
-    return np.clip(y, -f.max_finite, f.max_finite, out=y)
+    return np.ldexp(y, quantum_exp)
 
 
 def _encode_float(values: np.ndarray, f: FloatFormat) -> np.ndarray:
     """Bit patterns of ``values``, which must be exactly representable in ``f``."""
+    if f.name == "fp16":
+        return values.astype(np.float16).view(np.uint16)
     code_dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32}[f.bits]
     mag = np.abs(values)
     _, e = np.frexp(mag)
