@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from hwsim import registry
+from hwsim import cli_dse, registry
 from hwsim.fileio import atomic_write_text
 
 Command = Callable[[argparse.Namespace], int]
@@ -64,7 +65,7 @@ def _read_text(path: str, what: str) -> str:
         raise CliError(f"cannot read {what} {path!r}: {exc.strerror}") from exc
 
 
-def _load_plan(path: str | None):  # type: ignore[no-untyped-def]
+def _load_plan(path: str | None) -> Any:
     from workloads.compression.plan import CompressionPlan
 
     return CompressionPlan.from_yaml(_read_text(path, "plan")) if path else None
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, metavar="PLAN.yaml", help="compression plan (YAML)")
     p.add_argument("--csv", metavar="FILE", help="write the compressed graph's per-op table")
     p.set_defaults(func=_cmd_compress)
+
+    cli_dse.add_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on built-in defaults")
     p.add_argument("--out", default="out", help="folder for result files (default: out)")

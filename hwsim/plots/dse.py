@@ -54,12 +54,12 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, *, color: str | None = None,
     data = df[ok]
     front = pareto_mask(data[[x, y]].to_numpy(float), list(senses))
     fig, ax = _axes(ax)
-    c = data[color] if color else None
-    sc = ax.scatter(data[x][~front], data[y][~front], s=12, alpha=0.25,
-                    c=None if c is None else c[~front], cmap="viridis", label="dominated")
+    shade = {"cmap": "viridis"} if color else {}
+    sc = ax.scatter(data[x][~front], data[y][~front], s=12, alpha=0.25, label="dominated",
+                    c=data[color][~front] if color else "tab:blue", **shade)
     fr = data[front].sort_values(x)
     ax.scatter(fr[x], fr[y], s=40, edgecolor="black", linewidth=0.8, zorder=3,
-               c="tab:red" if c is None else fr[color], cmap="viridis", label="Pareto front")
+               c=fr[color] if color else "tab:red", label="Pareto front", **shade)
     ax.plot(fr[x], fr[y], color="tab:red", linewidth=1.2, zorder=2)
     if color:
         fig.colorbar(sc, ax=ax, label=_label(color))
