@@ -387,7 +387,7 @@ def _mse_clip(blocks: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qma
     width = max(_MSE_MIN_ROW_SAMPLES, _MSE_SAMPLE_BUDGET // n_ch)
     samples = np.empty((n_ch, width), dtype=blocks.dtype)
     weights = np.empty((n_ch, width))
-    _stratified_sample(blocks, width // 2, samples, weights)
+    _stratified_sample(blocks, width // 4, samples, weights)
     coarse = np.ascontiguousarray(np.broadcast_to(_MSE_COARSE_RATIOS,
                                                   (n_ch, _MSE_COARSE_RATIOS.size)))
     best = _best_ratio(samples, weights, lo, hi, coarse, qmin, qmax, binary)
