@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from workloads.compression import (
 
 RESNET50_STAGES = ((3, 64, 256), (4, 128, 512), (6, 256, 1024), (3, 512, 2048))
 MSE_BASELINE_RATIOS = np.geomspace(2.0**-8, 1.0, 32)
+T = TypeVar("T")
 
 
 def resnet50_shapes() -> list[tuple[int, ...]]:
@@ -52,14 +55,14 @@ def make_weights(seed: int) -> dict[str, np.ndarray]:
     return weights
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+def best_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
     """Least wall time over ``repeats`` calls, seconds, and the last result."""
-    best, result = float("inf"), None
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        times.append(time.perf_counter() - start)
+    return min(times), result
 
 
 def reduce_axes(w: np.ndarray) -> tuple[int, ...]:
@@ -88,7 +91,8 @@ def numpy_int8_mse(w: np.ndarray) -> np.ndarray:
     return (np.clip(np.round(w / s), -127, 127).astype(np.int8) * s).astype(np.float32)
 
 
-def numpy_global_magnitude(weights: dict[str, np.ndarray], sparsity: float) -> dict:
+def numpy_global_magnitude(weights: dict[str, np.ndarray],
+                           sparsity: float) -> dict[str, np.ndarray]:
     """Global magnitude masks from a full sort of all magnitudes."""
     scores = np.sort(np.concatenate([np.abs(w).ravel() for w in weights.values()]))
     threshold = scores[round(sparsity * scores.size)]
@@ -114,39 +118,49 @@ def total_sqnr(weights: dict[str, np.ndarray], approx: dict[str, np.ndarray]) ->
     return sqnr_db(ref, np.concatenate([approx[k].ravel() for k in weights]))
 
 
+def hwsim_int(weights: dict[str, np.ndarray], **kwargs: Any) -> dict[str, np.ndarray]:
+    """Dequantized values of every layer through hwsim's uniform quantizer."""
+    return {k: quantize_uniform(w, **kwargs).values for k, w in weights.items()}
+
+
+def per_layer(fn: Callable[[np.ndarray], np.ndarray],
+              weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``fn`` applied to every layer."""
+    return {k: fn(w) for k, w in weights.items()}
+
+
 def quantization_rows(weights: dict[str, np.ndarray], repeats: int) -> list[tuple]:
     """Timings and SQNR of the quantization transforms and their baselines."""
-    cases = [
-        ("int8 per-tensor, max clip", {"bits": 8}, lambda w: numpy_int8_max(w, False)),
+    cases: list[tuple[str, dict, Callable[[np.ndarray], np.ndarray], int]] = [
+        ("int8 per-tensor, max clip", {"bits": 8}, partial(numpy_int8_max, per_channel=False),
+         repeats),
         ("int8 per-channel, max clip", {"bits": 8, "axis": 0},
-         lambda w: numpy_int8_max(w, True)),
-        ("int8 per-channel, MSE clip", {"bits": 8, "axis": 0, "clip": "mse"}, numpy_int8_mse),
+         partial(numpy_int8_max, per_channel=True), repeats),
+        ("int8 per-channel, MSE clip", {"bits": 8, "axis": 0, "clip": "mse"}, numpy_int8_mse, 1),
+        ("fp16 (vs astype float16)", {}, lambda w: w.astype(np.float16), repeats),
     ]
     rows = []
-    for name, kwargs, baseline in cases:
-        t_hw, res = best_time(lambda kw=kwargs: {k: quantize_uniform(w, **kw).values
-                                                 for k, w in weights.items()}, repeats)
-        t_np, ref = best_time(lambda b=baseline: {k: b(w) for k, w in weights.items()},
-                              1 if baseline is numpy_int8_mse else repeats)
+    for name, kwargs, baseline, baseline_repeats in cases:
+        if kwargs:
+            hwsim = partial(hwsim_int, weights, **kwargs)
+        else:
+            hwsim = partial(per_layer, lambda w: quantize_float(w, fmt="fp16").values, weights)
+        t_hw, res = best_time(hwsim, repeats)
+        t_np, ref = best_time(partial(per_layer, baseline, weights), baseline_repeats)
         rows.append((name, t_hw, t_np, total_sqnr(weights, res), total_sqnr(weights, ref)))
-    t_hw, res = best_time(lambda: {k: quantize_float(w, fmt="fp16").values
-                                   for k, w in weights.items()}, repeats)
-    t_np, ref = best_time(lambda: {k: w.astype(np.float16) for k, w in weights.items()}, repeats)
-    rows.append(("fp16 (vs astype float16)", t_hw, t_np, total_sqnr(weights, res),
-                 total_sqnr(weights, ref)))
     return rows
 
 
 def pruning_rows(weights: dict[str, np.ndarray], repeats: int) -> list[tuple]:
     """Timings and mask agreement of the pruning transforms and their baselines."""
-    t_hw, res = best_time(lambda: prune_global(weights, sparsity=0.5), repeats)
-    t_np, ref = best_time(lambda: numpy_global_magnitude(weights, 0.5), repeats)
-    agree = np.mean([np.mean(res[k].mask == ref[k]) for k in weights])
+    t_hw, results = best_time(partial(prune_global, weights, sparsity=0.5), repeats)
+    t_np, ref = best_time(partial(numpy_global_magnitude, weights, 0.5), repeats)
+    agree = np.mean([np.mean(results[k].mask == ref[k]) for k in weights])
     rows = [("global magnitude 50%", t_hw, t_np, agree)]
-    t_hw, res = best_time(lambda: {k: prune_n_m(w, n=2, m=4, axis=1).mask
-                                   for k, w in weights.items()}, repeats)
-    t_np, ref = best_time(lambda: {k: numpy_two_four(w) for k, w in weights.items()}, repeats)
-    agree = np.mean([np.mean(res[k] == ref[k]) for k in weights])
+    t_hw, masks = best_time(partial(per_layer, lambda w: prune_n_m(w, n=2, m=4, axis=1).mask,
+                                    weights), repeats)
+    t_np, ref = best_time(partial(per_layer, numpy_two_four, weights), repeats)
+    agree = np.mean([np.mean(masks[k] == ref[k]) for k in weights])
     return [*rows, ("2:4 along input axis", t_hw, t_np, agree)]
 
 

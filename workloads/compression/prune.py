@@ -205,13 +205,15 @@ def _check_tensor(w: np.ndarray, name: str) -> np.ndarray:
     return w
 
 
-def _check_fraction(name: str, value: float, *, upper_open: bool) -> None:
+def _check_fraction(name: str, value: float | None, *, upper_open: bool) -> None:
     """Reject fractions outside [0, 1) (``upper_open``) or (0, 1]."""
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    if upper_open and not (ok and 0.0 <= value < 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    if not upper_open and not (ok and 0.0 < value <= 1.0):
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        inside = False
+    else:
+        inside = 0.0 <= value < 1.0 if upper_open else 0.0 < value <= 1.0
+    if not inside:
+        allowed = "[0, 1)" if upper_open else "(0, 1]"
+        raise ValueError(f"{name} must be a number in {allowed}, got {value!r}")
 
 
 def _check_axis(axis: int, ndim: int) -> int:

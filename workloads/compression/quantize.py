@@ -34,6 +34,7 @@ sample: their largest magnitudes exactly, plus an evenly spaced, up-weighted sam
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -372,7 +373,7 @@ def _ratio_db(signal: float, noise: float) -> float:
         return float("inf")
     if signal == 0.0:
         return float("-inf")
-    return 10.0 * float(np.log10(signal / noise))
+    return 10.0 * (math.log10(signal) - math.log10(noise))
 
 
 def _mse_clip(blocks: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int,
