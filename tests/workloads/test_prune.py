@@ -18,6 +18,7 @@ from workloads.compression.prune import _n_m_kernel
 
 
 def _rng():
+    """A fixed-seed generator, so every test sees the same data."""
     return np.random.default_rng(99)
 
 

@@ -27,6 +27,7 @@ from workloads.compression.quantize import (
 
 
 def _rng():
+    """A fixed-seed generator, so every test sees the same data."""
     return np.random.default_rng(1234)
 
 
