@@ -42,6 +42,10 @@ class OpTiming:
     memory_s: float
     tail_s: float
 
+    def end_s(self, start_s: float, memory_end_s: float) -> float:
+        """When an op that took its engine at ``start_s`` ends, its bytes in by ``memory_end_s``."""
+        return max(start_s + self.compute_s, memory_end_s) + self.tail_s
+
 
 def decompose(op: Op, cost: OpCost, *, freq_hz: float, dram_bw_bytes_per_s: float) -> OpTiming:
     """Split ``cost`` (the cost of ``op`` alone) as described in the module docstring."""

@@ -29,7 +29,7 @@ and row effects in DRAM, and multi-hop routes (devices exchanging data need a di
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import simpy
@@ -68,11 +68,33 @@ def simulate(graph: Graph, target: Accelerator | System, *, overlap: bool = True
     timeline, and ``engine_utilization``: per engine the fraction of unit-time its units
     were held (computing or stalled), per DRAM channel and link the fraction of time busy.
     """
+    return _finished_run(graph, target, overlap, placement).report(graph)
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """Totals of a simulated run without its tables (cheap to produce)."""
+
+    latency_s: float
+    energy: EnergyBreakdown
+    engine_utilization: dict[str, float]
+
+
+def simulate_totals(graph: Graph, target: Accelerator | System, *, overlap: bool = True,
+                    placement: Placement | None = None) -> RunTotals:
+    """``simulate`` without building the per-op table and timeline (for serving sweeps)."""
+    run = _finished_run(graph, target, overlap, placement)
+    latency_s = run.latency_s()
+    return RunTotals(latency_s, run.energy(latency_s), run.utilization(latency_s))
+
+
+def _finished_run(graph: Graph, target: Accelerator | System, overlap: bool,
+                  placement: Placement | None) -> Run:
     system = as_system(target)
     run = Run(system, plan_ops(graph, system, placement), overlap=overlap)
     run.start()
     run.env.run()
-    return run.report(graph)
+    return run
 
 
 class Run:
@@ -137,7 +159,7 @@ class Run:
         dma = self.dmas.get(plan.engine)
         prefetch = dma.claim(plan.op.name) if dma is not None else None
         yield from self.fetch(plan, prefetch)
-        end_s = max(start_s + plan.timing.compute_s, self.env.now) + plan.timing.tail_s
+        end_s = plan.timing.end_s(start_s, self.env.now)
         if end_s > self.env.now:
             yield self.env.timeout(end_s - self.env.now)
         bank.release(request, unit, self.env.now - start_s)
@@ -183,27 +205,36 @@ class Run:
         self.timeline.add(f"{src.op.name}->{device}", link.spec.name, start_s, self.env.now,
                           "link")
 
+    def latency_s(self) -> float:
+        """Makespan of the finished run."""
+        return max((end for _, end, _ in self.spans.values()), default=0.0)
+
+    def energy(self, latency_s: float) -> EnergyBreakdown:
+        """Dynamic energy of the ops (graph order), link energy, static power over the run."""
+        dynamic = EnergyBreakdown()
+        for plan in self.plans:
+            dynamic = dynamic + plan.cost.energy
+        if self.link_energy_j:
+            dynamic = dynamic + EnergyBreakdown(other_j=self.link_energy_j)
+        return dynamic + EnergyBreakdown(static_j=self.system.static_power_w * latency_s)
+
     def report(self, graph: Graph) -> Report:
         """The ``Report`` of the finished run."""
         import pandas as pd
 
-        latency_s = max((end for _, end, _ in self.spans.values()), default=0.0)
-        dynamic = EnergyBreakdown()
+        latency_s = self.latency_s()
         rows = []
         for plan in self.plans:
             start_s, end_s, _ = self.spans[plan.op.name]
-            dynamic = dynamic + plan.cost.energy
             rows.append(per_op_row(plan.op, self._observed(plan, end_s - start_s),
                                    engine=plan.engine, start_s=start_s, end_s=end_s))
-        if self.link_energy_j:
-            dynamic = dynamic + EnergyBreakdown(other_j=self.link_energy_j)
         batch = batch_of(graph)
         return Report(
             workload=graph.name,
             accelerator=self.system.name,
             latency_s=latency_s,
             throughput_per_s=batch / latency_s if latency_s > 0 else 0.0,
-            energy=dynamic + EnergyBreakdown(static_j=self.system.static_power_w * latency_s),
+            energy=self.energy(latency_s),
             area_mm2=self.system.area_mm2,
             per_op=pd.DataFrame(rows, columns=PER_OP_COLUMNS),
             timeline=self.timeline.frame(),

@@ -15,6 +15,8 @@ from hwsim.sim import (
     System,
     decompose,
     simulate,
+    simulate_pipelined,
+    split_stages,
 )
 from hwsim.sim.plan import plan_ops
 from workloads import zoo
@@ -269,3 +271,54 @@ def test_host_stand_in_is_a_roofline_and_validates():
     assert cost.latency_s == max(op.flops / 1e9, memory_s)
     with pytest.raises(ValueError, match="HostStandIn.flops_per_s must be > 0, got 0"):
         HostStandIn(flops_per_s=0)
+
+
+def test_pipelining_throughput_exceeds_one_over_latency():
+    """With four stages a new inference starts before the previous one finishes."""
+    result = simulate_pipelined(zoo.resnet18(), RooflineAcc(bw_bytes_per_s=1e12), 8, stages=4)
+    assert len(result.stages) == 4
+    assert result.throughput_per_s > 1.5 / result.latency_s
+    assert 0.0 < result.engine_utilization["stage0"] <= 1.0
+
+
+def test_one_stage_pipeline_is_serial():
+    """A one-stage pipeline runs inferences back to back at the analytic latency."""
+    graph, acc = fc_gelu_chain(depth=2), RooflineAcc()
+    result = simulate_pipelined(graph, acc, 3, stages=1)
+    single = analytic_report(graph, acc).latency_s
+    assert result.latency_s == pytest.approx(single, rel=1e-12)
+    assert result.makespan_s == pytest.approx(3 * single, rel=1e-12)
+    assert result.energy_j == pytest.approx(3 * analytic_report(graph, acc).energy_j)
+
+
+def test_resident_weights_raise_pipeline_throughput():
+    """Keeping stage weights on chip removes their per-inference DRAM traffic."""
+    graph, acc = fc_gelu_chain(), RooflineAcc(bw_bytes_per_s=1e10)
+    moving = simulate_pipelined(graph, acc, 6, stages=3)
+    resident = simulate_pipelined(graph, acc, 6, stages=3, weights_resident=True)
+    assert resident.throughput_per_s > 2 * moving.throughput_per_s
+
+
+@pytest.mark.parametrize("n_stages", [1, 2, 3, 4])
+def test_split_stages_is_optimal_on_small_inputs(n_stages):
+    """The balanced split's bottleneck equals the brute-force optimum."""
+    import itertools
+
+    import numpy as np
+
+    x = np.random.default_rng(n_stages).uniform(0.1, 1.0, size=7)
+    starts = split_stages(list(x), n_stages)
+    bounds = [*starts, len(x)]
+    got = max(x[a:b].sum() for a, b in itertools.pairwise(bounds))
+    best = min(max(x[a:b].sum() for a, b in itertools.pairwise([0, *cut, len(x)]))
+               for cut in itertools.combinations(range(1, len(x)), n_stages - 1))
+    assert len(starts) == n_stages
+    assert got == pytest.approx(best, rel=1e-9)
+
+
+def test_pipeline_validates_counts():
+    """Zero stages or inferences are rejected by name."""
+    with pytest.raises(ValueError, match="stages must be an integer >= 1, got 0"):
+        simulate_pipelined(fc_gelu_chain(depth=1), RooflineAcc(), 2, stages=0)
+    with pytest.raises(ValueError, match="n_inferences must be an integer >= 1"):
+        simulate_pipelined(fc_gelu_chain(depth=1), RooflineAcc(), 0)
