@@ -252,9 +252,22 @@ class ScaleSimSweep:
         return self.column("macs") / (pes * self.column("fold_util_cycles"))
 
 
+def _dataflow_codes(dataflows) -> np.ndarray:
+    """Dataflow codes (int64, same shape) of an array of dataflow names or codes."""
+    values = np.asarray(dataflows)
+    if values.dtype.kind in "iu":
+        bad = values[(values < 0) | (values >= len(DATAFLOWS))]
+        if bad.size:
+            dataflow_code(int(bad.flat[0]))
+        return values.astype(np.int64)
+    names, inverse = np.unique(values, return_inverse=True)
+    codes = np.array([dataflow_code(name) for name in names.tolist()], dtype=np.int64)
+    return codes[inverse].reshape(values.shape)
+
+
 def _design_points(rows, cols, dataflows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast and validate rows, columns and dataflows into three int64 vectors."""
-    codes = np.vectorize(dataflow_code, otypes=[np.int64])(np.asarray(dataflows, dtype=object))
+    codes = _dataflow_codes(dataflows)
     r, c, d = np.broadcast_arrays(np.asarray(rows), np.asarray(cols), codes)
     for name, values in (("rows", r), ("cols", c)):
         if values.dtype.kind not in "iu" or (values.size and values.min() < 1):
@@ -301,8 +314,9 @@ def _fold_lines_reference(dataflow: str, rows: int, cols: int, t: int) -> tuple[
 
 
 def scalesim_layer_reference(layer: ScaleSimLayer, rows: int, cols: int,
-                             dataflow: str) -> ScaleSimCounts:
+                             dataflow: str | int) -> ScaleSimCounts:
     """Plain-Python reference: walk the folds as SCALE-Sim builds its demand matrices."""
+    dataflow = DATAFLOWS[dataflow_code(dataflow)]
     s = layer.stride  # SCALE-Sim's output-size rule, float division and ceil as it writes it
     px = (math.ceil((layer.ifmap_h - layer.filt_h + s) / s)
           * math.ceil((layer.ifmap_w - layer.filt_w + s) / s))
