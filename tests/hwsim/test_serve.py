@@ -5,6 +5,7 @@ import pytest
 from conftest_sim import RooflineAcc
 
 from hwsim.accelerator import analytic_report
+from hwsim.graph import OpKind
 from hwsim.sim import (
     BatchPolicy,
     HostStandIn,
@@ -153,6 +154,16 @@ def test_service_times_build_each_batch_size_once():
     arrivals = PoissonArrivals(rate_per_s=4 * _capacity_per_s(), n=300, seed=0)
     result = serve(builder, ACC, arrivals=arrivals, policy=BatchPolicy(max_batch=8))
     assert sorted(calls) == sorted(set(int(b) for b in result.batch_sizes))
+
+
+def test_serving_on_a_system_counts_the_link():
+    """Serving on a host + accelerator system reports the link's utilization."""
+    acc = RooflineAcc(bw_bytes_per_s=3e10, unsupported=frozenset({OpKind.ELEMENTWISE}))
+    system = System.with_host(acc, HostStandIn())
+    result = serve(_mlp, system, arrivals=PoissonArrivals(rate_per_s=1e3, n=50, seed=0),
+                   policy=BatchPolicy(max_batch=4))
+    assert result.engine_utilization["link:host-roofline"] > 0.0
+    assert result.latency_p50_s >= simulate(_mlp(1), system).latency_s * (1 - 1e-12)
 
 
 def test_max_throughput_meets_the_bound():

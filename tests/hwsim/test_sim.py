@@ -5,6 +5,8 @@ import math
 import pytest
 import simpy
 from conftest_sim import RooflineAcc, branches, fc_gelu_chain
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwsim.accelerator import PER_OP_COLUMNS, OpCost, analytic_report
 from hwsim.graph import OpKind
@@ -62,6 +64,19 @@ def test_three_way_sharing_by_hand():
     """Sizes 1, 2, 3 MB together: ends at 3, 5 and 6 ms on a 1 GB/s channel."""
     ends = _run_transfers(1e9, [(0.0, 1e6, False), (0.0, 2e6, False), (0.0, 3e6, False)])
     assert ends == [pytest.approx(t, rel=1e-12) for t in (3e-3, 5e-3, 6e-3)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(min_value=1.0, max_value=1e6), min_size=1, max_size=8))
+def test_transfers_started_together_end_as_processor_sharing_predicts(sizes):
+    """The k-th smallest of n transfers ends at (sum of smaller + (n - k) * its size) / bw."""
+    bw = 1e9
+    ends = _run_transfers(bw, [(0.0, n, False) for n in sizes])
+    ordered = sorted(sizes)
+    for size, end in zip(sizes, ends, strict=True):
+        k = ordered.index(size)
+        expected = (sum(ordered[:k]) + (len(sizes) - k) * size) / bw
+        assert end == pytest.approx(expected, rel=1e-9)
 
 
 def test_background_transfer_yields_to_demand():
