@@ -7,11 +7,12 @@ Every command validates its input at the boundary; any error prints one line
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hwsim import cli_dse, registry
+from hwsim import cli_dse, cli_sim, registry
 from hwsim.fileio import atomic_write_text
 
 Command = Callable[[argparse.Namespace], int]
@@ -65,7 +66,7 @@ def _read_text(path: str, what: str) -> str:
         raise CliError(f"cannot read {what} {path!r}: {exc.strerror}") from exc
 
 
-def _load_plan(path: str | None) -> Any:
+def load_plan(path: str | None) -> Any:
     from workloads.compression.plan import CompressionPlan
 
     return CompressionPlan.from_yaml(_read_text(path, "plan")) if path else None
@@ -75,7 +76,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     from workloads.compression.plan import compare_graphs
 
     graph = registry.build_model(args.model, registry.parse_assignments(args.set))
-    plan = _load_plan(args.plan)
+    plan = load_plan(args.plan)
     compressed = plan.apply(graph)
     table = compare_graphs(graph, compressed)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="write the compressed graph's per-op table")
     p.set_defaults(func=_cmd_compress)
 
+    cli_sim.add_commands(sub)
     cli_dse.add_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on built-in defaults")
@@ -142,6 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user error: still one line (HWSIM_DEBUG=1 raises)
+        if os.environ.get("HWSIM_DEBUG"):
+            raise
+        print(f"hwsim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

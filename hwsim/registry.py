@@ -64,9 +64,9 @@ def accelerator_family(family: str) -> tuple[type, dict[str, Any]]:
     module_name, cls_name, presets_name = _lookup(ACCELERATORS, family, "accelerator")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+        return getattr(module, cls_name), dict(getattr(module, presets_name, {}))
+    except (ImportError, AttributeError) as exc:
         raise ValueError(f"accelerator {family!r} is not available: {exc}") from exc
-    return getattr(module, cls_name), dict(getattr(module, presets_name, {}))
 
 
 def available_accelerators() -> dict[str, list[str]]:
@@ -86,13 +86,31 @@ def make_accelerator(family: str, preset: str | None = None,
     """A config of ``family`` from a preset (or the class defaults) with fields overridden."""
     cls, presets = accelerator_family(family)
     base = _lookup(presets, preset, f"{family} preset") if preset else cls()
+    return replace_fields(base, overrides)
+
+
+def replace_fields(base: Any, overrides: Mapping[str, Any] | None) -> Any:
+    """``base`` (a config dataclass) with ``overrides`` applied; unknown fields are errors."""
     overrides = dict(overrides or {})
     names = {f.name for f in dataclasses.fields(base)}
     for key in overrides:
         if key not in names:
             allowed = ", ".join(sorted(names))
-            raise ValueError(f"unknown field {key!r} for accelerator {family}; allowed: {allowed}")
+            raise ValueError(f"unknown field {key!r} for {type(base).__name__}; allowed: {allowed}")
     return dataclasses.replace(base, **overrides) if overrides else base
+
+
+#: Families whose presets can be read from YAML: family -> (module, function).
+PRESET_LOADERS = {"cpu": ("accelerators.calibrate", "load_preset")}
+
+
+def load_preset_file(family: str, text: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """A config of ``family`` from preset YAML text (e.g. written by `hwsim calibrate`)."""
+    if family not in PRESET_LOADERS:
+        raise ValueError(f"accelerator {family!r} has no YAML presets; "
+                         f"families with them: {', '.join(PRESET_LOADERS)}")
+    module, name = PRESET_LOADERS[family]
+    return replace_fields(getattr(importlib.import_module(module), name)(text), overrides)
 
 
 def parse_value(text: str) -> Any:
