@@ -254,6 +254,8 @@ class ScaleSimSweep:
 
 def _dataflow_codes(dataflows) -> np.ndarray:
     """Dataflow codes (int64, same shape) of an array of dataflow names or codes."""
+    if isinstance(dataflows, str | int | np.integer):
+        return np.asarray(dataflow_code(dataflows), dtype=np.int64)
     values = np.asarray(dataflows)
     if values.dtype.kind in "iu":
         bad = values[(values < 0) | (values >= len(DATAFLOWS))]
