@@ -67,8 +67,9 @@ def _calls(cfg: CPUConfig, op: Op) -> int:
     return 1 if cfg.batch_parallel else op.gemm[0]
 
 
-def _overhead_s(cfg: CPUConfig, active: int) -> float:
-    return cfg.dispatch_s + (cfg.parallel_overhead_s if active > 1 else 0.0)
+def _call_overhead_s(cfg: CPUConfig, active: int) -> float:
+    """Fixed cost of one library call (forking threads when it uses several cores)."""
+    return cfg.call_s + (cfg.parallel_overhead_s if active > 1 else 0.0)
 
 
 def _gemm_bytes(op: Op) -> tuple[float, float, float]:
@@ -107,8 +108,9 @@ def _gemm(cfg: CPUConfig, op: Op) -> Timing:
     ab = a + b if level in ("l1", "l2") else a * math.ceil(n / nc) + b
     bw = cfg.bandwidth(level, active)
     c_moves = c * (1 + 2 * k_blocks)  # beta pass, then read and write per kc block
-    call_s = max(core_s, ab / bw) + c_moves / bw + _overhead_s(cfg, active)
-    return Timing(latency_s=calls * call_s, core_s=calls * core_s, active=active, fmt=fmt,
+    call_s = max(core_s, ab / bw) + c_moves / bw + _call_overhead_s(cfg, active)
+    return Timing(latency_s=cfg.dispatch_s + calls * call_s, core_s=calls * core_s,
+                  active=active, fmt=fmt,
                   level=level, read_bytes=calls * (ab + c * k_blocks),
                   write_bytes=calls * c * (1 + k_blocks))
 
@@ -139,7 +141,7 @@ def _vector(cfg: CPUConfig, op: Op) -> Timing:
     else:
         core_s = op.flops / (active * cfg.lanes * cfg.fma_units * clock)
     data_s = (read + write) / cfg.bandwidth(level, active)
-    latency = max(core_s, data_s) + calls * _overhead_s(cfg, active)
+    latency = max(core_s, data_s) + cfg.dispatch_s + calls * _call_overhead_s(cfg, active)
     return Timing(latency_s=latency, core_s=core_s, active=active, fmt=fmt, level=level,
                   read_bytes=read, write_bytes=write)
 

@@ -11,10 +11,12 @@ What is measured (NumPy on its BLAS, median of repeats):
   ISA (AVX-512 on 256-bit units) get a proportionally lower fitted clock; only products of
   clock, width and efficiency enter predictions. One thread over the all-core rate per core
   gives ``single_core_boost``.
-- streaming bandwidth from each cache level and from DRAM (a BLAS dot product over vectors
-  sized to each level), DRAM also with all threads.
-- the per-call overhead (tiny GEMMs) and the fork/join cost of a multithreaded call
-  (medium GEMMs with all threads, minus their compute time).
+- bandwidth within each cache level (a copy between two arrays that together fill 40% of
+  it: ops read and write) and from DRAM (a BLAS dot product over vectors four times the
+  last level), DRAM also with all threads.
+- the per-op overhead (tiny GEMMs), the per-call overhead inside one op (a stack of tiny
+  products) and the fork/join cost of a multithreaded call (medium GEMMs with all threads,
+  minus their compute time).
 
 Power, die area, process node and DRAM type cannot be read from user space here; they are
 estimates (see the constants below). Thread counts are set with ``threadpoolctl`` when it is
@@ -72,11 +74,12 @@ def _gemm_flops(n: int, dtype: str, repeats: int) -> float:
     return 2.0 * n**3 / _timed(lambda: np.matmul(a, b, out=out), repeats)
 
 
-def _gemm_seconds(n: int, repeats: int) -> float:
-    """Seconds of one fp32 ``n x n x n`` product."""
+def _gemm_seconds(n: int, repeats: int, batch: int = 0) -> float:
+    """Seconds of one fp32 ``n x n x n`` product (a stack of ``batch`` of them if > 0)."""
     rng = np.random.default_rng(0)
-    a, b = (rng.random((n, n)).astype(np.float32) for _ in range(2))
-    out = np.empty((n, n), dtype=np.float32)
+    lead = (batch,) if batch else ()
+    a, b = (rng.random((*lead, n, n)).astype(np.float32) for _ in range(2))
+    out = np.empty((*lead, n, n), dtype=np.float32)
     return _timed(lambda: np.matmul(a, b, out=out), repeats)
 
 
@@ -90,8 +93,19 @@ def _read_bw(nbytes: float, repeats: int) -> float:
     return 8.0 * n / max(_timed(lambda: np.dot(x, y), repeats) - call_s, 0.05 * call_s)
 
 
+def _copy_bw(nbytes: float, repeats: int) -> float:
+    """Bytes per second read plus written by a copy between two fp32 arrays of
+    ``nbytes`` in total (the call overhead, timed on 16 elements, is subtracted)."""
+    n = max(256, int(nbytes / 8))
+    src, dst = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    src_s, dst_s = src[:16].copy(), dst[:16].copy()
+    call_s = _timed(lambda: np.copyto(dst_s, src_s), repeats)
+    return 8.0 * n / max(_timed(lambda: np.copyto(dst, src), repeats) - call_s, 0.05 * call_s)
+
+
 _MEASURES: dict[str, Callable[..., float]] = {
     "gemm_flops": _gemm_flops, "gemm_seconds": _gemm_seconds, "read_bw": _read_bw,
+    "copy_bw": _copy_bw,
 }
 
 
@@ -178,6 +192,12 @@ def _dispatch_s(repeats: int) -> float:
     return min(_measure(1, "gemm_seconds", n, repeats) for n in (1, 2, 4, 8))
 
 
+def _call_s(dispatch_s: float, repeats: int) -> float:
+    """Per-call cost inside one op: a stack of 256 tiny products, less one dispatch."""
+    batch = 256
+    return max(0.0, (_measure(1, "gemm_seconds", 2, repeats, batch) - dispatch_s) / batch)
+
+
 def _parallel_overhead_s(cores: int, all_peak: float, dispatch_s: float,
                          s: dict[str, Any]) -> float:
     """Fork/join cost: medium products with all threads minus their compute and dispatch."""
@@ -187,10 +207,11 @@ def _parallel_overhead_s(cores: int, all_peak: float, dispatch_s: float,
 
 
 def _bandwidths(cache: dict[int, float], cores: int, s: dict[str, Any]) -> dict[str, float]:
-    """Read bandwidth from each cache level (one core) and from DRAM (one and all cores)."""
+    """Copy bandwidth within each cache level (one core) and read bandwidth from DRAM (one
+    and all cores); the model adds the write-allocate read of DRAM writes itself."""
     rep = s["repeats"]
     dram_bytes = max(s["dram_bytes"], 4.0 * cache.get(3, 0.0))
-    out = {f"l{lvl}": _measure(1, "read_bw", 0.4 * cache[lvl], rep) for lvl in sorted(cache)}
+    out = {f"l{lvl}": _measure(1, "copy_bw", 0.4 * cache[lvl], rep) for lvl in sorted(cache)}
     for lvl in (2, 1):  # an inner level is never slower than the next (short runs are noisy)
         if f"l{lvl}" in out and f"l{lvl + 1}" in out:
             out[f"l{lvl}"] = max(out[f"l{lvl}"], out[f"l{lvl + 1}"])
@@ -223,7 +244,7 @@ def calibrate_host(*, quick: bool = False) -> CPUConfig:
         fp64_rate=min(1.0, fp64_one / fp32_one), gemm_efficiency=_ASSUMED_GEMM_EFFICIENCY,
         **isa, **_cache_fields(cache, bw, freq_hz * boost),
         dram_bw_bytes_per_s=bw["dram"], core_dram_bw_bytes_per_s=bw["dram1"],
-        dispatch_s=dispatch,
+        dispatch_s=dispatch, call_s=_call_s(dispatch, s["repeats"]),
         parallel_overhead_s=_parallel_overhead_s(cores, fp32_all, dispatch, s),
         tdp_w=_TDP_PER_CORE_W * cores, idle_w=_IDLE_PER_CORE_W * cores, node_nm=_NODE_NM,
     )

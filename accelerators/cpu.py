@@ -13,8 +13,9 @@ Time follows the ECM model (Hager, Treibig, Hofmann, Wellein): streaming A and B
 in-core arithmetic, ``max(T_core, T_AB)``; loading and storing C tiles and the ``beta`` pass
 do not, and add. Products with a single row or column (GEMV) and every other op (elementwise,
 pooling, normalisation, softmax, embedding, copies, depthwise convolution) are vector loops:
-``max(T_core, T_data)``. Each library call pays ``dispatch_s``, each multithreaded one
-``parallel_overhead_s``; ops below ``parallel_min_macs`` run on one core.
+``max(T_core, T_data)``. Each op pays ``dispatch_s`` (framework entry), each library call
+inside it ``call_s`` and, when multithreaded, ``parallel_overhead_s``; products below
+``parallel_min_macs`` run on one core.
 
 Formats without hardware support run in the next wider supported format (int8 without VNNI
 runs at the fp32 rate and only moves fewer bytes). Sparsity is not exploited: dense kernels.
@@ -61,8 +62,9 @@ class CPUConfig:
         per core from each level.
     dram_bw_bytes_per_s : sustained DRAM bandwidth of all cores together.
     core_dram_bw_bytes_per_s : sustained DRAM bandwidth of one core.
-    dispatch_s : fixed cost of one library call; parallel_overhead_s : fork/join of a
-        multithreaded call; parallel_min_macs : smaller products run on one core.
+    dispatch_s : fixed cost of one op (framework entry); call_s : fixed cost of each library
+        call inside it; parallel_overhead_s : fork/join of a multithreaded call;
+        parallel_min_macs : smaller products run on one core.
     batch_parallel : batched products are one call spread over cores (False: a loop of calls).
     parallel_vector_ops : elementwise and reduction ops use all cores (False: one core).
     tdp_w, idle_w : package power limit and idle power; area_mm2 : die area (0 = unknown).
@@ -92,6 +94,7 @@ class CPUConfig:
     dram_bw_bytes_per_s: float = 204.8e9
     core_dram_bw_bytes_per_s: float = 15e9
     dispatch_s: float = 2e-6
+    call_s: float = 0.2e-6
     parallel_overhead_s: float = 5e-6
     parallel_min_macs: float = 262144.0
     batch_parallel: bool = True
@@ -113,8 +116,9 @@ class CPUConfig:
                               "dram_bw_bytes_per_s", "core_dram_bw_bytes_per_s", "tdp_w",
                               "datapath_overhead"))
         check_positive(self, ("fp64_rate", "bf16_rate", "fp16_rate", "int8_rate", "l3_bytes",
-                              "l3_bw_bytes_per_cycle", "dispatch_s", "parallel_overhead_s",
-                              "parallel_min_macs", "idle_w", "area_mm2"), allow_zero=True)
+                              "l3_bw_bytes_per_cycle", "dispatch_s", "call_s",
+                              "parallel_overhead_s", "parallel_min_macs", "idle_w", "area_mm2"),
+                       allow_zero=True)
         check_fraction(self, ("gemm_efficiency",))
         self._check_relations()
 
