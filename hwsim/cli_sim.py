@@ -53,7 +53,8 @@ def _accelerator(args: argparse.Namespace) -> Any:
     return load_accelerator(spec, overrides)
 
 
-def _print_report(r: Report) -> None:
+def print_report(r: Report) -> None:
+    """Print a report's totals, one per line, with units."""
     e = r.energy
     print(f"{r.workload} on {r.accelerator}")
     print(f"  latency     {r.latency_s * 1e3:12.4f} ms")
@@ -75,7 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from hwsim.sim import simulate
 
         report = simulate(graph, acc, overlap=not args.no_overlap)
-    _print_report(report)
+    print_report(report)
     if args.per_op:
         cols = ["op", "kind", "latency_s", "cycles", "compute_cycles", "stall_cycles", "macs",
                 "utilization", "dram_read_bytes", "dram_write_bytes", "energy_j"]

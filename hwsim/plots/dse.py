@@ -5,6 +5,7 @@ roofline. Each takes a DataFrame (and an optional Axes) and returns the Figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,9 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, *, color: str | None = None,
     data = df[ok]
     front = pareto_mask(data[[x, y]].to_numpy(float), list(senses))
     fig, ax = _axes(ax)
-    shade = {"cmap": "viridis"} if color else {}
+    shade: dict[str, Any] = {}
+    if color:  # one colour scale for both layers
+        shade = {"cmap": "viridis", "vmin": data[color].min(), "vmax": data[color].max()}
     sc = ax.scatter(data[x][~front], data[y][~front], s=12, alpha=0.25, label="dominated",
                     c=data[color][~front] if color else "tab:blue", **shade)
     fr = data[front].sort_values(x)
