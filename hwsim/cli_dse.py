@@ -94,7 +94,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ok = table[table["status"] == "ok"]
     print(f"{len(table)} points, {len(ok)} ok, "
           f"{int(ok.get('feasible', pd.Series(dtype=bool)).sum())} feasible -> {args.out}")
-    _print_front(table, cfg.objectives)
+    _print_front(table, dict(cfg.objectives))
     return 0
 
 

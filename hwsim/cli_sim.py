@@ -107,13 +107,17 @@ def _floats(text: str, what: str) -> list[float]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a Poisson request stream with dynamic batching at several offered loads."""
+    from hwsim.cli import load_plan
     from hwsim.sim import BatchPolicy, load_sweep, max_throughput_under
 
     params = registry.parse_assignments(args.model_set, "--model-set")
-    registry.build_model(args.model, params)
+    plan = load_plan(args.plan)
+    if plan:
+        plan.validate(registry.build_model(args.model, params))
 
     def build(batch: int) -> Graph:
-        return registry.build_model(args.model, {**params, "batch": batch})
+        graph = registry.build_model(args.model, {**params, "batch": batch})
+        return plan.apply(graph) if plan else graph
 
     acc = _accelerator(args)
     wait_s = args.max_wait_ms / 1e3
@@ -131,8 +135,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policies = [BatchPolicy(max_batch=b, max_wait_s=wait_s) for b in batches]
         cap = max_throughput_under(build, acc, args.p99_ms / 1e3, policies=policies,
                                    n=args.requests, seed=args.seed, analytic=args.analytic)
+        batch = cap.policy.max_batch if cap.policy else "-"
         print(f"max throughput with p99 <= {args.p99_ms} ms: {cap.throughput_per_s:.1f}/s "
-              f"(max_batch {cap.policy.max_batch})")
+              f"(max_batch {batch})")
     if not args.rates and not args.p99_ms:
         raise ValueError("give --rates R1,R2,... and/or --p99-ms BOUND")
     return 0
@@ -204,6 +209,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve a request stream: load/latency table")
     p.add_argument("model")
     _add_target(p)
+    p.add_argument("--plan", metavar="PLAN.yaml", help="compression plan to apply first")
     p.add_argument("--rates", help="offered loads, requests/s, comma-separated")
     p.add_argument("--p99-ms", type=float, help="find the largest throughput within this p99")
     p.add_argument("--max-batch", default="8", help="max batch size(s), comma-separated")

@@ -59,7 +59,7 @@ def run_demo(out: str | Path, *, workers: int | None = None) -> dict[str, Any]:
         table = cfg.run(executor=ex, out=str(folder / "sweep.csv"), progress=ProgressBar())
     ok = table[(table["status"] == "ok") & table["feasible"].astype(bool)]
     front = pareto_front(ok, minimize=["energy_j"], maximize=["accuracy"])
-    knee = ok.loc[knee_point(ok, minimize=["energy_j"], maximize=["accuracy"])]
+    knee = ok.loc[[knee_point(ok, minimize=["energy_j"], maximize=["accuracy"])]].iloc[0]
     fig = pareto_plot(table[table["status"] == "ok"], "energy_j", "accuracy",
                       color="latency_s", senses=("min", "max"))
     fig.axes[0].set_yscale("linear")
