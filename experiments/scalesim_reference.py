@@ -4,23 +4,23 @@ Run with an interpreter that has ``scalesim`` installed (kept outside this proje
 instance in its own virtual environment)::
 
     python experiments/scalesim_reference.py fixture   # tests/fixtures/scalesim_reference.csv
-    python experiments/scalesim_reference.py check     # chunked vs unmodified demand matrices
-    python experiments/scalesim_reference.py timing    # full runs, prints wall times
+    python experiments/scalesim_reference.py check     # chunked vs unmodified, full layer runs
+    python experiments/scalesim_reference.py timing    # wall times; scalesim_full_runs.csv
 
 The script is standalone: it imports numpy, pandas and scalesim, nothing from this project.
 
 Layers come from SCALE-Sim's own shipped topologies (``topologies/conv_nets/Resnet50.csv``
 and ``topologies/sparsity/Resnet18.csv``, convolution rows only). Those files give the
-*unpadded* input size of every layer, so SCALE-Sim's output-size rule
-``ceil((H - R + S) / S)`` yields "valid" convolution outputs (110x110 for the 224x224 7x7/2
-stem, 54x54 for a 3x3 on 56x56). The same convention is used here.
+*unpadded* input size of every layer, and SCALE-Sim's output-size rule
+``ceil((H - R + S) / S)`` pads nothing and counts a partial last window (110x110 for the
+224x224 7x7/2 stem, 54x54 for a 3x3 on 56x56). The same convention is used here.
 
 Compute-side figures are read from SCALE-Sim's own classes (``topologies``,
 ``operand_matrix``, ``systolic_compute_os/ws/is``). The output- and input-stationary classes
 append every fold to their demand matrices with ``np.concatenate`` on the growing matrix,
-which is quadratic in the number of folds and takes hours for small arrays on ResNet-50;
-``_Chunked`` keeps the same per-fold pieces in a list and joins them once. No value changes:
-``check`` compares both on small layers element by element.
+which is quadratic in the number of folds (by estimate, hours for ResNet-50 on 8x8);
+``_chunked`` subclasses keep the same per-fold pieces in a list and join them once. No value
+changes: ``check`` compares both on small layers element by element.
 """
 
 from __future__ import annotations
