@@ -60,7 +60,7 @@ def _reuses(dep_a, dep_b, free, rank, tile, full, elem_bytes, groups, cap):
 
 @njit(cache=True)
 def _gemm_kernel(g_total, m, k, n, df, rows, cols, cap_i, cap_f, cap_o, bw_per_cycle,
-                 a_sram_bytes, a_dram_bytes, w_bytes, o_acc, o_act, out):
+                 a_sram_bytes, a_dram_bytes, w_bytes, o_acc, o_act, keep_acts, out):
     """Fill ``out[:N_FIELDS]`` for one GEMM layer on one design point.
 
     g_total, m, k, n: groups and per-group GEMM dims (k after sparsity and format packing).
@@ -68,6 +68,8 @@ def _gemm_kernel(g_total, m, k, n, df, rows, cols, cap_i, cap_f, cap_o, bw_per_c
     per cycle. a_sram_bytes: bytes the array reads of the input operand (im2col view, all
     groups); a_dram_bytes: bytes of the real input tensor; w_bytes: stored weight bytes;
     o_acc, o_act: bytes per output element as a partial sum and as an activation.
+    keep_acts: whether activations of at most half the ifmap SRAM stay on chip between ops
+    (the input is read from it and the output written to it instead of DRAM).
     """
     pos = POSITIONS[df]
     rank = LOOP_RANKS[df]
@@ -88,14 +90,19 @@ def _gemm_kernel(g_total, m, k, n, df, rows, cols, cap_i, cap_f, cap_o, bw_per_c
     w_unit = w_bytes / (float(g_total) * k * n)
     reuse_a = _reuses(pos[0], pos[1], pos[2], rank, tile, full, a_unit_dram, pack, cap_i)
     reuse_w = _reuses(pos[1], pos[2], pos[0], rank, tile, full, w_unit, pack, cap_f)
+    a_fetch, o_dram, o_move = a_unit_dram, o_act, 0.0
+    if keep_acts and a_dram_bytes <= 0.5 * cap_i:
+        a_fetch = 0.0
+    if keep_acts and float(g_total) * m * n * o_act <= 0.5 * cap_i:
+        o_dram, o_move = 0.0, o_act
     _walk_classes(g_total, pack, full, tile, pos, reuse_a, reuse_w, bw_per_cycle,
-                  a_unit_sram, a_unit_dram, w_unit, o_acc, o_act, out)
+                  a_unit_sram, a_fetch, w_unit, o_acc, o_dram, o_move, out)
     out[0] += 2 * min(rows, pack * tile[0]) + min(cols, pack * tile[1]) - 2
 
 
 @njit(cache=True)
 def _walk_classes(g_total, pack, full, tile, pos, reuse_a, reuse_w, bw, a_sram, a_dram,
-                  w_unit, o_acc, o_act, out):
+                  w_unit, o_acc, o_act, o_move, out):
     """Accumulate every fold class's cycles, stalls and bytes into ``out``."""
     cnt = np.empty((4, 3), np.int64)
     ext = np.empty((4, 3), np.int64)
@@ -121,13 +128,17 @@ def _walk_classes(g_total, pack, full, tile, pos, reuse_a, reuse_w, bw, a_sram, 
                     times = cnt[3, ip] * cnt[0, i0] * cnt[1, i1] * cnt[2, i2]
                     _add_fold(ext[3, ip], e, f, lst[pos[1], idx[pos[1]]], every_first,
                               every_last, times, pos, reuse_a, reuse_w, bw, a_sram, a_dram,
-                              w_unit, o_acc, o_act, out)
+                              w_unit, o_acc, o_act, o_move, out)
 
 
 @njit(cache=True)
 def _add_fold(groups, e, first, last_k, every_first, every_last, times, pos, reuse_a,
-              reuse_w, bw, a_sram, a_dram, w_unit, o_acc, o_act, out):
-    """Add ``times`` identical folds of one class (``groups`` packed groups) to ``out``."""
+              reuse_w, bw, a_sram, a_dram, w_unit, o_acc, o_act, o_move, out):
+    """Add ``times`` identical folds of one class (``groups`` packed groups) to ``out``.
+
+    a_dram, o_act: DRAM bytes per input / output element (0 for on-chip activations);
+    o_move: ifmap-SRAM bytes per output element kept on chip.
+    """
     a_elems = float(groups) * e[pos[0]] * e[pos[1]]
     w_elems = float(groups) * e[pos[1]] * e[pos[2]]
     o_elems = float(groups) * e[pos[0]] * e[pos[2]]
@@ -148,7 +159,7 @@ def _add_fold(groups, e, first, last_k, every_first, every_last, times, pos, reu
     out[2] += times * reads
     out[3] += times * writes
     out[4] += times * a_elems * a_sram
-    out[5] += times * a_fill
+    out[5] += times * (a_fill + (o_elems * o_move if last_k else 0.0))
     out[6] += times * w_elems * w_unit
     out[7] += times * w_fill
     out[8] += times * (psum_reads + (o_elems * o_acc if last_k else 0.0))
@@ -158,19 +169,19 @@ def _add_fold(groups, e, first, last_k, every_first, every_last, times, pos, reu
 
 @njit(cache=True)
 def _points_kernel(g_total, m, k_by_df, n, a_sram_bytes, a_dram_bytes, w_by_df, o_acc, o_act,
-                   rows, cols, dfs, cap_i, cap_f, cap_o, bw_per_cycle, out):
+                   keep_acts, rows, cols, dfs, cap_i, cap_f, cap_o, bw_per_cycle, out):
     """Fill ``out[i, :]`` for one layer at every design point ``i`` (arrays of shape (n,))."""
     row = np.empty(N_FIELDS, np.float64)
     for i in range(rows.shape[0]):
         df = dfs[i]
         _gemm_kernel(g_total, m, k_by_df[df], n, df, rows[i], cols[i], cap_i[i], cap_f[i],
                      cap_o[i], bw_per_cycle[i], a_sram_bytes, a_dram_bytes, w_by_df[df],
-                     o_acc, o_act, row)
+                     o_acc, o_act, keep_acts, row)
         out[i, :] = row
 
 
 @njit(cache=True)
-def _graph_kernel(layers, rows, cols, dfs, cap_i, cap_f, cap_o, bw_per_cycle, out):
+def _graph_kernel(layers, keep_acts, rows, cols, dfs, cap_i, cap_f, cap_o, bw_per_cycle, out):
     """Fill ``out[i, :]`` with the fold-model sums over every layer at design point ``i``.
 
     layers: float64 array (n_layers, len(LAYER_COLUMNS)); design arrays of shape (n,).
@@ -183,5 +194,5 @@ def _graph_kernel(layers, rows, cols, dfs, cap_i, cap_f, cap_o, bw_per_cycle, ou
             lay = layers[j]
             _gemm_kernel(int(lay[0]), int(lay[1]), int(lay[3 + df]), int(lay[2]), df,
                          rows[i], cols[i], cap_i[i], cap_f[i], cap_o[i], bw_per_cycle[i],
-                         lay[6], lay[7], lay[8 + df], lay[11], lay[12], row)
+                         lay[6], lay[7], lay[8 + df], lay[11], lay[12], keep_acts, row)
             out[i, :] += row

@@ -17,6 +17,9 @@ The model, per fold of an ``R x C`` array:
   load and the pipeline skew add ``2 * rows in use + cols in use - 2``.
 * An operand tile comes from DRAM the first time it is used; it is used again from SRAM
   if everything the operand touches between two uses fits half its SRAM, else re-fetched.
+* With ``keep_acts``, an input or output activation of at most half the ifmap SRAM stays
+  on chip between ops: it is neither read from nor written to DRAM (the output goes to the
+  ifmap SRAM instead).
 * Each fold's DRAM traffic overlaps that fold's compute (the next fold's operands arrive
   while the current one computes); the excess is a stall. The first fold's reads and the
   last fold's writes cannot overlap and stall in full.
@@ -53,7 +56,7 @@ def gemm_fold_model_reference(*, groups: int, m: int, k: int, n: int, dataflow: 
                               filter_sram_bytes: float, ofmap_sram_bytes: float,
                               bw_bytes_per_cycle: float, a_sram_bytes: float,
                               a_dram_bytes: float, w_bytes: float, o_acc_bytes: float,
-                              o_act_bytes: float) -> dict[str, float]:
+                              o_act_bytes: float, keep_acts: bool = False) -> dict[str, float]:
     """The fold model's figures (keys ``_kernels.FIELDS``) by walking every fold."""
     to_fold = MAPPING[dataflow]
     full = {to_fold["m"]: m, to_fold["k"]: k, to_fold["n"]: n}
@@ -76,8 +79,10 @@ def gemm_fold_model_reference(*, groups: int, m: int, k: int, n: int, dataflow: 
                              filter_sram_bytes),
     }
     folds = _fold_list(groups, pack, order, tile, full)
+    on_chip = {"w": False, "a": keep_acts and a_dram_bytes <= ifmap_sram_bytes / 2,
+               "o": keep_acts and groups * m * n * o_act_bytes <= ifmap_sram_bytes / 2}
     totals = _walk(folds, fold_dims, to_fold["k"], reuse, units, bw_bytes_per_cycle,
-                   o_acc_bytes, o_act_bytes)
+                   o_acc_bytes, o_act_bytes, on_chip)
     totals["compute_cycles"] += 2 * min(rows, pack * tile["r"]) + min(cols, pack * tile["c"]) - 2
     return totals
 
@@ -94,7 +99,7 @@ def _fold_list(groups: int, pack: int, order: tuple[str, ...], tile: dict,
 
 
 def _walk(folds: list, fold_dims: dict, red: str, reuse: dict, units: dict, bw: float,
-          o_acc: float, o_act: float) -> dict[str, float]:
+          o_acc: float, o_act: float, on_chip: dict) -> dict[str, float]:
     """Apply the per-fold rules to every fold and sum."""
     keys = ("compute_cycles", "stall_cycles", "dram_read_bytes", "dram_write_bytes",
             "ifmap_sram_read_bytes", "ifmap_sram_write_bytes", "filter_sram_read_bytes",
@@ -110,9 +115,10 @@ def _walk(folds: list, fold_dims: dict, red: str, reuse: dict, units: dict, bw: 
             tile_key = (p, *(pos[d][0] for d in fold_dims[name]))
             fetched = tile_key not in seen[name] or not reuse[name]
             seen[name].add(tile_key)
-            fill[name] = size[name] * units[name] if fetched else 0.0
+            fill[name] = size[name] * units[name] if fetched and not on_chip[name] else 0.0
         last_k = pos[red][0] == n_red - 1
-        reads, writes = fill["a"] + fill["w"], size["o"] * o_act if last_k else 0.0
+        out_bytes = size["o"] * o_act if last_k else 0.0
+        reads, writes = fill["a"] + fill["w"], 0.0 if on_chip["o"] else out_bytes
         cycles = max(pos["t"][1], g * pos["r"][1])
         first, last = i == 0, i == len(folds) - 1
         overlapped = (0.0 if first else reads) + (0.0 if last else writes)
@@ -120,7 +126,8 @@ def _walk(folds: list, fold_dims: dict, red: str, reuse: dict, units: dict, bw: 
         stall += (reads / bw if first else 0.0) + (writes / bw if last else 0.0)
         psum_reads = size["o"] * o_acc if pos[red][0] > 0 else 0.0
         for key, value in zip(keys, (
-                cycles, stall, reads, writes, size["a"] * units["a_sram"], fill["a"],
+                cycles, stall, reads, writes, size["a"] * units["a_sram"],
+                fill["a"] + (out_bytes if on_chip["o"] else 0.0),
                 size["w"] * units["w"], fill["w"],
                 psum_reads + (size["o"] * o_acc if last_k else 0.0), size["o"] * o_acc, 1),
                 strict=True):

@@ -99,6 +99,9 @@ class SystolicConfig:
         such as ``"int8:1,int4:2"``.
     nm_sparsity : N:M weight patterns the array skips, e.g. ``((2, 4),)`` or ``"2:4"``;
         supported with the weight-stationary dataflow only (as SCALE-Sim v3 models it).
+    keep_activations_on_chip : whether an activation tensor of at most half the ifmap SRAM
+        stays on chip between ops (a unified buffer, as in TPU v1) instead of going through
+        DRAM; off, every op reads its inputs from and writes its output to DRAM.
     zero_gating : whether MACs with a zero operand are clock-gated (energy only).
     gated_mac_energy_fraction : energy of a gated MAC relative to a full one (0..1).
     vector_lanes : elements per cycle of the vector unit (elementwise, pool, softmax, norm).
@@ -123,6 +126,7 @@ class SystolicConfig:
     freq_hz: float = 1e9
     formats: tuple[tuple[str, float], ...] = (("int8", 1.0),)
     nm_sparsity: tuple[tuple[int, int], ...] = ()
+    keep_activations_on_chip: bool = False
     zero_gating: bool = True
     gated_mac_energy_fraction: float = 0.1
     vector_lanes: int = 128
@@ -148,8 +152,9 @@ class SystolicConfig:
         _check_number("area_overhead_fraction", self.area_overhead_fraction, 0.0, 0.95,
                       low_open=False)
         self._check_memory_and_node()
-        if not isinstance(self.zero_gating, bool):
-            raise _fail("zero_gating", "a bool", self.zero_gating)
+        for name in ("zero_gating", "keep_activations_on_chip"):
+            if not isinstance(getattr(self, name), bool):
+                raise _fail(name, "a bool", getattr(self, name))
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "nm_sparsity", parse_nm_sparsity(self.nm_sparsity))
         if self.nm_sparsity and self.dataflow is not Dataflow.WS:
@@ -212,6 +217,10 @@ class SystolicConfig:
         """Leakage of the array, SRAMs and vector unit plus the control and I/O share."""
         return float(physical.static_power_w(self, rows=self.rows, cols=self.cols,
                                              sram_bytes=self._sram_capacities()))
+
+    def keeps_on_chip(self, activation_bytes: float) -> bool:
+        """Whether an activation tensor of this size stays on chip between ops."""
+        return self.keep_activations_on_chip and activation_bytes <= self.ifmap_sram_bytes / 2
 
     def _sram_capacities(self) -> tuple[int, int, int]:
         return self.ifmap_sram_bytes, self.filter_sram_bytes, self.ofmap_sram_bytes

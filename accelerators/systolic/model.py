@@ -11,6 +11,8 @@ The flow of ``op_cost``:
 
 Elementwise, pool, softmax, norm and embedding ops run on the vector unit (``vector_lanes``
 operations per cycle, streamed from DRAM; realistic mode stalls when DRAM is slower).
+With ``keep_activations_on_chip`` an activation of at most half the ifmap SRAM stays on
+chip between ops in both modes (no DRAM read of it, no DRAM write of it).
 Input, reshape and concat cost nothing: producers write straight into the slice of the
 concatenated buffer and reshapes relabel addresses, so no byte moves.
 """
@@ -18,7 +20,7 @@ concatenated buffer and reshapes relabel addresses, so no byte moves.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +60,7 @@ def fold_counts(config: SystolicConfig, op: Op, work: GemmWork) -> dict[str, flo
                  float(config.ifmap_sram_bytes), float(config.filter_sram_bytes),
                  float(config.ofmap_sram_bytes), config.dram_bw_bytes_per_cycle,
                  work.a_sram_bytes, work.a_dram_bytes, work.w_bytes[df], work.o_acc_bytes,
-                 work.o_act_bytes, out)
+                 work.o_act_bytes, config.keep_activations_on_chip, out)
     return dict(zip(FIELDS, out.tolist(), strict=True))
 
 
@@ -78,23 +80,26 @@ def scalesim_layer_of(op: Op, work: GemmWork) -> ScaleSimLayer:
     return ScaleSimLayer.from_gemm(m=work.m, n=work.n, k=work.k)
 
 
-def scalesim_fields(work: GemmWork, cycles, ifmap_reads, filter_reads,
-                    ofmap_writes) -> dict[str, object]:
+def scalesim_fields(work: GemmWork, cycles, ifmap_reads, filter_reads, ofmap_writes,
+                    a_on_chip, o_on_chip) -> dict[str, object]:
     """Fold-model fields from SCALE-Sim's per-group counts (scalars or arrays).
 
     SRAM requests are words of the op's precision: ifmap reads of activations, filter reads
     of the second operand, ofmap writes of outputs. DRAM traffic is compulsory (each tensor
-    once) and fills the SRAMs; the output is read once from the ofmap SRAM to be written out.
+    once, activations kept on chip excepted) and fills the SRAMs; the output is read once
+    from the ofmap SRAM to be written out (to the ifmap SRAM when kept on chip).
     """
     g = work.groups
     w_word = work.w_bytes[0] / (float(g) * work.k * work.n)
     zero = 0.0 * np.asarray(cycles, dtype=np.float64)
+    a_dram = np.where(a_on_chip, 0.0, work.a_dram_bytes)
+    o_dram = np.where(o_on_chip, 0.0, work.out_bytes)
     return {
         "compute_cycles": g * np.asarray(cycles, dtype=np.float64), "stall_cycles": zero,
-        "dram_read_bytes": zero + work.a_dram_bytes + work.w_bytes[0],
-        "dram_write_bytes": zero + work.out_bytes,
+        "dram_read_bytes": zero + a_dram + work.w_bytes[0],
+        "dram_write_bytes": zero + o_dram,
         "ifmap_sram_read_bytes": g * np.asarray(ifmap_reads) * work.o_act_bytes,
-        "ifmap_sram_write_bytes": zero + work.a_dram_bytes,
+        "ifmap_sram_write_bytes": zero + a_dram + (work.out_bytes - o_dram),
         "filter_sram_read_bytes": g * np.asarray(filter_reads) * w_word,
         "filter_sram_write_bytes": zero + work.w_bytes[0],
         "ofmap_sram_read_bytes": zero + work.out_bytes,
@@ -108,7 +113,8 @@ def _scalesim_counts(config: SystolicConfig, op: Op, work: GemmWork,
     sweep = scalesim_sweep(scalesim_layer_of(op, work), config.rows, config.cols, df)
     c = sweep.point(0)
     fields = scalesim_fields(work, c.compute_cycles, c.ifmap_sram_reads, c.filter_sram_reads,
-                             c.ofmap_sram_writes)
+                             c.ofmap_sram_writes, config.keeps_on_chip(work.a_dram_bytes),
+                             config.keeps_on_chip(work.out_bytes))
     fields["folds"] = float(work.groups * c.folds)
     return {k: float(v) for k, v in fields.items()}  # type: ignore[arg-type]
 
@@ -169,22 +175,39 @@ def vector_compute_cycles(op: Op, lanes: int) -> int:
     return math.ceil(max(op.flops, op.out_elements) / lanes)
 
 
-def _vector_cost(config: SystolicConfig, op: Op) -> OpCost:
-    """Vector-unit op: stream inputs from DRAM through the SRAMs and back."""
+def vector_fields(op: Op, lanes: int, a_dram: Any, o_dram: Any) -> dict[str, Any]:
+    """Fold-model fields of a vector-unit op before stalls (scalars or arrays).
+
+    Inputs pass through the ifmap SRAM, weights through the filter SRAM and outputs through
+    the ofmap SRAM; ``a_dram`` and ``o_dram`` are the input and output bytes that cross DRAM.
+    """
     a, w, o = vector_bytes(op)
-    compute = vector_compute_cycles(op, config.vector_lanes)
+    zero = 0.0 * np.asarray(a_dram, dtype=np.float64)
+    return {"compute_cycles": zero + vector_compute_cycles(op, lanes), "stall_cycles": zero,
+            "ifmap_sram_read_bytes": zero + a, "ifmap_sram_write_bytes": zero + a,
+            "filter_sram_read_bytes": zero + w, "filter_sram_write_bytes": zero + w,
+            "ofmap_sram_read_bytes": zero + o, "ofmap_sram_write_bytes": zero + o,
+            "dram_read_bytes": a_dram + w, "dram_write_bytes": zero + o_dram, "folds": zero}
+
+
+def _vector_cost(config: SystolicConfig, op: Op) -> OpCost:
+    """Vector-unit op: stream inputs through the SRAMs (from DRAM unless kept on chip)."""
+    a, w, o = vector_bytes(op)
+    a_dram = 0.0 if config.keeps_on_chip(a) else a
+    o_dram = 0.0 if config.keeps_on_chip(o) else o
+    counts = {k: float(v) for k, v in
+              vector_fields(op, config.vector_lanes, a_dram, o_dram).items()}
+    compute = counts["compute_cycles"]
     stall = 0.0
     if config.mode.value == "realistic":
-        stall = max(0.0, (a + w + o) / config.dram_bw_bytes_per_cycle - compute)
-    counts = {"ifmap_sram_read_bytes": a, "ifmap_sram_write_bytes": a,
-              "filter_sram_read_bytes": w, "filter_sram_write_bytes": w,
-              "ofmap_sram_read_bytes": o, "ofmap_sram_write_bytes": o,
-              "dram_read_bytes": a + w, "dram_write_bytes": o}
+        moved = counts["dram_read_bytes"] + counts["dram_write_bytes"]
+        stall = max(0.0, moved / config.dram_bw_bytes_per_cycle - compute)
     energy = EnergyBreakdown(
         compute_j=max(op.flops, op.out_elements) * vector_op_energy_j(config.tech, op.precision),
         sram_j=sram_energy_j(config, counts), dram_j=dram_energy_j(config, counts))
     return OpCost(
         latency_s=(compute + stall) / config.freq_hz, cycles=compute + stall,
-        compute_cycles=float(compute), stall_cycles=stall,
-        sram_read_bytes=a + w + o, sram_write_bytes=a + w + o,
-        dram_read_bytes=a + w, dram_write_bytes=o, energy=energy)
+        compute_cycles=compute, stall_cycles=stall,
+        sram_read_bytes=_sram_total(counts, "read"), sram_write_bytes=_sram_total(counts, "write"),
+        dram_read_bytes=counts["dram_read_bytes"], dram_write_bytes=counts["dram_write_bytes"],
+        energy=energy)

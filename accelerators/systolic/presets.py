@@ -7,16 +7,18 @@ Sources:
   rate), 28 nm, 24 MiB unified buffer, 4 MiB of 32-bit accumulators, a weight FIFO four
   64 KiB tiles deep fed from 8 GiB of DDR3 at 34 GB/s, weight-stationary. In this model's
   three buffers the unified buffer is the ifmap SRAM (it holds the activations the array
-  reads), the weight FIFO the filter SRAM and the accumulators the ofmap SRAM (partial sums).
-  The activation pipeline (256 results per cycle) is the vector unit.
+  reads), the weight FIFO the filter SRAM and the accumulators the ofmap SRAM (partial sums);
+  activations stay in the unified buffer between layers (DRAM holds weights only). The
+  activation pipeline (256 results per cycle) is the vector unit.
 * ``SCALESIM_32X32`` and ``SCALESIM_GOOGLE``: SCALE-Sim's shipped ``configs/scale.cfg``
   (32x32, OS, 64 KiB per SRAM) and ``configs/google.cfg`` (256x256, WS, ifmap and filter
   6144 KiB, ofmap 2048 KiB), both with a 10-word-per-cycle interface and 1-byte words, in
   SCALE-Sim mode. SCALE-Sim has no clock: 1 GHz for the first, 700 MHz (TPU v1) for the
   second.
 * ``EDGE_TPU_LIKE``: a small edge accelerator in the style of the Coral Edge TPU (4 int8
-  TOPS from 64x64 MACs at 500 MHz), with 8 MiB of SRAM and LPDDR4-3200 (x32, 12.8 GB/s);
-  node, SRAM split and bandwidth are assumptions, not published figures.
+  TOPS from 64x64 MACs at 500 MHz), with 8 MiB of SRAM that keeps activations on chip and
+  LPDDR4-3200 (x32, 12.8 GB/s); node, SRAM split and bandwidth are assumptions, not
+  published figures.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ TPU_V1 = SystolicConfig(
     dram_type="ddr3",
     freq_hz=700 * MHZ,
     formats=(("int8", 1.0), ("int16", 0.25)),
+    keep_activations_on_chip=True,
     vector_lanes=256,
     node_nm=28,
 )
@@ -81,6 +84,7 @@ EDGE_TPU_LIKE = SystolicConfig(
     dram_bw_bytes_per_s=12.8 * GB,
     dram_type="lpddr4",
     freq_hz=500 * MHZ,
+    keep_activations_on_chip=True,
     vector_lanes=64,
     node_nm=16,
 )

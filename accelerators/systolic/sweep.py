@@ -28,7 +28,7 @@ from accelerators.systolic.model import (
     scalesim_fields,
     scalesim_layer_of,
     vector_bytes,
-    vector_compute_cycles,
+    vector_fields,
 )
 from accelerators.systolic.work import GemmWork, gemm_work, is_mac_op
 from hwsim.accelerator import batch_of
@@ -44,14 +44,16 @@ def _mac_fields(work: GemmWork, op: Op, d: SystolicDesigns) -> dict[str, np.ndar
         fields = scalesim_fields(work, sweep.column("compute_cycles"),
                                  sweep.column("ifmap_sram_reads"),
                                  sweep.column("filter_sram_reads"),
-                                 sweep.column("ofmap_sram_writes"))
+                                 sweep.column("ofmap_sram_writes"),
+                                 _on_chip(d, work.a_dram_bytes), _on_chip(d, work.out_bytes))
         fields["folds"] = work.groups * sweep.column("row_folds") * sweep.column("col_folds")
         return {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
     out = np.empty((len(d), N_FIELDS), dtype=np.float64)
     cap_i, cap_f, cap_o = _float_caps(d)
     _points_kernel(work.groups, work.m, np.array(work.k_eff, np.int64), work.n,
                    work.a_sram_bytes, work.a_dram_bytes, np.array(work.w_bytes), work.o_acc_bytes,
-                   work.o_act_bytes, d.rows, d.cols, d.dataflow, cap_i, cap_f, cap_o,
+                   work.o_act_bytes, d.base.keep_activations_on_chip, d.rows, d.cols,
+                   d.dataflow, cap_i, cap_f, cap_o,
                    d.bw_bytes_per_cycle, out)
     return {name: out[:, i] for i, name in enumerate(FIELDS)}
 
@@ -79,7 +81,8 @@ def _energies(d: SystolicDesigns, f: Mapping[str, Any], compute_j: Any) -> dict[
 def sweep_costs(op: Op, designs: SystolicDesigns) -> dict[str, np.ndarray]:
     """Cost of ``op`` at every design point, arrays of shape (n,).
 
-    Keys: ``_kernels.FIELDS`` plus ``cycles``, ``latency_s``, ``macs_executed``,
+    Keys: ``_kernels.FIELDS`` plus ``cycles``, ``latency_s``, ``sram_read_bytes``,
+    ``sram_write_bytes``, ``macs_executed``,
     ``macs_gated``, ``macs_skipped``, ``utilization``, ``compute_j``, ``sram_j``, ``dram_j``
     and ``energy_j``; each equals the same field of ``op_cost`` at that point.
     """
@@ -102,6 +105,9 @@ def sweep_costs(op: Op, designs: SystolicDesigns) -> dict[str, np.ndarray]:
     f["macs_executed"], f["macs_gated"] = executed, gated
     f["cycles"] = f["compute_cycles"] + f["stall_cycles"]
     f["latency_s"] = f["cycles"] / d.freq_hz
+    for action in ("read", "write"):
+        f[f"sram_{action}_bytes"] = sum(f[f"{b}_sram_{action}_bytes"]
+                                        for b in ("ifmap", "filter", "ofmap"))
     f.update(_energies(d, f, compute_j))
     return f
 
@@ -110,18 +116,20 @@ def _zero_fields(n: int) -> dict[str, np.ndarray]:
     return {name: np.zeros(n) for name in FIELDS}
 
 
+def _on_chip(d: SystolicDesigns, activation_bytes: float) -> np.ndarray:
+    """Per point: whether an activation of this size stays on chip between ops."""
+    keep = d.base.keep_activations_on_chip
+    return np.asarray(keep & (activation_bytes <= d.ifmap_sram_bytes / 2))
+
+
 def _vector_fields(op: Op, d: SystolicDesigns) -> dict[str, np.ndarray]:
-    a, w, o = vector_bytes(op)
-    f = _zero_fields(len(d))
-    f["compute_cycles"] += vector_compute_cycles(op, d.base.vector_lanes)
+    a, _, o = vector_bytes(op)
+    a_dram = np.where(_on_chip(d, a), 0.0, a)
+    o_dram = np.where(_on_chip(d, o), 0.0, o)
+    f = vector_fields(op, d.base.vector_lanes, a_dram, o_dram)
     if d.base.mode.value == "realistic":
-        f["stall_cycles"] = np.maximum(0.0, (a + w + o) / d.bw_bytes_per_cycle
-                                       - f["compute_cycles"])
-    for b, v in (("ifmap", a), ("filter", w), ("ofmap", o)):
-        f[f"{b}_sram_read_bytes"] += v
-        f[f"{b}_sram_write_bytes"] += v
-    f["dram_read_bytes"] += a + w
-    f["dram_write_bytes"] += o
+        moved = f["dram_read_bytes"] + f["dram_write_bytes"]
+        f["stall_cycles"] = np.maximum(0.0, moved / d.bw_bytes_per_cycle - f["compute_cycles"])
     return f
 
 
@@ -142,8 +150,8 @@ def _mac_totals(ops: list[Op], works: list[GemmWork], d: SystolicDesigns) -> dic
         return total
     out = np.empty((len(d), N_FIELDS), dtype=np.float64)
     cap_i, cap_f, cap_o = _float_caps(d)
-    _graph_kernel(_layer_table(works), d.rows, d.cols, d.dataflow, cap_i, cap_f, cap_o,
-                  d.bw_bytes_per_cycle, out)
+    _graph_kernel(_layer_table(works), d.base.keep_activations_on_chip, d.rows, d.cols,
+                  d.dataflow, cap_i, cap_f, cap_o, d.bw_bytes_per_cycle, out)
     return {name: out[:, i] for i, name in enumerate(FIELDS)}
 
 

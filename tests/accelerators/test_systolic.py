@@ -66,6 +66,7 @@ CONFIGS = [
     ({"gated_mac_energy_fraction": 1.5}, r"gated_mac_energy_fraction must be a number in \[0"),
     ({"area_overhead_fraction": 1.0}, "area_overhead_fraction must be a number in"),
     ({"zero_gating": "yes"}, "zero_gating must be a bool, got 'yes'"),
+    ({"keep_activations_on_chip": 1}, "keep_activations_on_chip must be a bool, got 1"),
 ])
 def test_config_errors_name_field_value_and_range(changes, message):
     """Invalid fields raise ValueError naming the field, the value and the allowed range."""
@@ -196,6 +197,28 @@ def test_sram_that_holds_everything_reads_each_tensor_once():
         cost = config.op_cost(op)
         assert cost.dram_read_bytes == pytest.approx(op.input_bytes + op.weight_bytes)
         assert cost.dram_write_bytes == pytest.approx(op.output_bytes)
+
+
+def test_activations_kept_on_chip_leave_only_weights_in_dram(net):
+    """With activations kept on chip and room for them, DRAM carries each weight once."""
+    keep = SystolicConfig(rows=32, cols=32, keep_activations_on_chip=True,
+                          ifmap_sram_bytes=64 * MIB, filter_sram_bytes=64 * MIB)
+    costs = [keep.op_cost(op) for op in net.ops]
+    assert sum(c.dram_read_bytes for c in costs) == pytest.approx(net.weight_bytes)
+    assert sum(c.dram_write_bytes for c in costs) == 0
+    tight = dataclasses.replace(keep, ifmap_sram_bytes=1024)
+    plain = dataclasses.replace(tight, keep_activations_on_chip=False)
+    assert [tight.op_cost(op) for op in net.ops] == [plain.op_cost(op) for op in net.ops]
+
+
+def test_tpu_v1_reads_resnet50_weights_once_from_dram():
+    """TPU v1 keeps ResNet-50's activations in its unified buffer: DRAM holds the weights."""
+    from workloads.zoo import resnet50
+    graph = _int8(resnet50())
+    report = analytic_report(graph, TPU_V1)
+    assert report.per_op["dram_read_bytes"].sum() == pytest.approx(graph.weight_bytes)
+    assert report.per_op["dram_write_bytes"].sum() == 0
+    assert report.latency_s >= graph.weight_bytes / TPU_V1.dram_bw_bytes_per_s
 
 
 # ---- precision ------------------------------------------------------------------------------

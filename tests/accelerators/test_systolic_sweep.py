@@ -38,7 +38,7 @@ def _kernel(layer: dict, design: dict) -> np.ndarray:
                  design["ifmap_sram_bytes"], design["filter_sram_bytes"],
                  design["ofmap_sram_bytes"], design["bw_bytes_per_cycle"],
                  layer["a_sram_bytes"], layer["a_dram_bytes"], layer["w_bytes"],
-                 layer["o_acc_bytes"], layer["o_act_bytes"], out)
+                 layer["o_acc_bytes"], layer["o_act_bytes"], design["keep_acts"], out)
     return out
 
 
@@ -55,9 +55,10 @@ def _layer(groups, m, k, n, act=1.0, weight=1.0, dram_share=1.0) -> dict:
 
 
 def _design(rows, cols, dataflow, cap_i=65536.0, cap_f=65536.0, cap_o=65536.0,
-            bw=16.0) -> dict:
+            bw=16.0, keep_acts=False) -> dict:
     return {"rows": rows, "cols": cols, "dataflow": dataflow, "ifmap_sram_bytes": cap_i,
-            "filter_sram_bytes": cap_f, "ofmap_sram_bytes": cap_o, "bw_bytes_per_cycle": bw}
+            "filter_sram_bytes": cap_f, "ofmap_sram_bytes": cap_o, "bw_bytes_per_cycle": bw,
+            "keep_acts": keep_acts}
 
 
 EDGE_CASES = [
@@ -70,6 +71,8 @@ EDGE_CASES = [
     (_layer(1, 300, 17, 33), _design(16, 4, "ws", cap_o=100.0)),
     (_layer(1, 33, 70, 9, act=0.5, weight=0.5), _design(16, 16, "is", bw=1e9)),
     (_layer(2, 64, 64, 64), _design(64, 64, "os", cap_i=1e12, cap_f=1e12, cap_o=1e12)),
+    (_layer(1, 50, 30, 20), _design(8, 8, "ws", cap_i=1e5, keep_acts=True)),
+    (_layer(1, 50, 30, 20), _design(8, 8, "is", cap_i=2500.0, keep_acts=True)),
 ]
 
 
@@ -84,14 +87,15 @@ def test_gemm_kernel_equals_reference_on_edge_cases(layer, design):
        n=st.integers(1, 90), rows=st.integers(1, 24), cols=st.integers(1, 24),
        dataflow=st.sampled_from(DATAFLOWS),
        caps=st.tuples(*[st.sampled_from([16.0, 500.0, 4096.0, 1e9])] * 3),
-       bw=st.sampled_from([0.25, 3.0, 64.0]), dram_share=st.floats(0.1, 1.0))
+       bw=st.sampled_from([0.25, 3.0, 64.0]), dram_share=st.floats(0.1, 1.0),
+       keep_acts=st.booleans())
 def test_gemm_kernel_equals_reference(groups, m, k, n, rows, cols, dataflow, caps, bw,
-                                      dram_share):
+                                      dram_share, keep_acts):
     """The kernel equals the reference for random layers, arrays, SRAMs and bandwidths."""
     sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
     assume(groups * -(-sr // rows) * -(-sc // cols) * t <= 20_000)  # keeps the reference fast
     layer = _layer(groups, m, k, n, dram_share=dram_share)
-    design = _design(rows, cols, dataflow, *caps, bw=bw)
+    design = _design(rows, cols, dataflow, *caps, bw=bw, keep_acts=keep_acts)
     np.testing.assert_allclose(_kernel(layer, design), _reference(layer, design), rtol=1e-9)
 
 
@@ -141,35 +145,39 @@ def net():
 
 def test_points_and_graph_kernels_equal_per_point_calls(net):
     """_points_kernel and _graph_kernel equal _gemm_kernel called point by point."""
-    d = _random_designs(SystolicConfig(), 12)
+    d = _random_designs(SystolicConfig(keep_activations_on_chip=True), 12)
     works = [gemm_work(d.base, op) for op in net.ops if is_mac_op(op)]
     caps = [np.asarray(c, np.float64) for c in d.sram_bytes]
     graph_out = np.empty((len(d), N_FIELDS))
-    _graph_kernel(_layer_table(works), d.rows, d.cols, d.dataflow, *caps, d.bw_bytes_per_cycle,
-                  graph_out)
+    _graph_kernel(_layer_table(works), True, d.rows, d.cols, d.dataflow, *caps,
+                  d.bw_bytes_per_cycle, graph_out)
     total = np.zeros((len(d), N_FIELDS))
     for w in works:
         out = np.empty((len(d), N_FIELDS))
         _points_kernel(w.groups, w.m, np.array(w.k_eff), w.n, w.a_sram_bytes, w.a_dram_bytes,
-                       np.array(w.w_bytes), w.o_acc_bytes, w.o_act_bytes, d.rows, d.cols,
-                       d.dataflow, *caps, d.bw_bytes_per_cycle, out)
+                       np.array(w.w_bytes), w.o_acc_bytes, w.o_act_bytes, True, d.rows,
+                       d.cols, d.dataflow, *caps, d.bw_bytes_per_cycle, out)
         for i in range(len(d)):
             row = np.empty(N_FIELDS)
             df = int(d.dataflow[i])
             _gemm_kernel(w.groups, w.m, w.k_eff[df], w.n, df, d.rows[i], d.cols[i], caps[0][i],
                          caps[1][i], caps[2][i], d.bw_bytes_per_cycle[i], w.a_sram_bytes,
-                         w.a_dram_bytes, w.w_bytes[df], w.o_acc_bytes, w.o_act_bytes, row)
+                         w.a_dram_bytes, w.w_bytes[df], w.o_acc_bytes, w.o_act_bytes, True,
+                         row)
             np.testing.assert_array_equal(out[i], row)
         total += out
     np.testing.assert_allclose(graph_out, total, rtol=1e-12)
 
 
+@pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("mode", ["realistic", "scalesim"])
-def test_sweep_costs_equal_op_cost_at_every_point(mode, net):
+def test_sweep_costs_equal_op_cost_at_every_point(mode, keep, net):
     """sweep_costs gives, field by field, what op_cost gives at each design point."""
-    d = _random_designs(SystolicConfig(mode=mode, formats="int8:1,int4:2"), 6, seed=1)
+    base = SystolicConfig(mode=mode, formats="int8:1,int4:2", keep_activations_on_chip=keep)
+    d = _random_designs(base, 6, seed=1)
     fields = ("cycles", "compute_cycles", "stall_cycles", "latency_s", "dram_read_bytes",
-              "dram_write_bytes", "macs_executed", "macs_gated", "macs_skipped",
+              "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "macs_executed",
+              "macs_gated", "macs_skipped",
               "utilization")
     energies = ("compute_j", "sram_j", "dram_j")
     for op in net.ops[:40]:
@@ -182,11 +190,12 @@ def test_sweep_costs_equal_op_cost_at_every_point(mode, net):
                 assert swept[f][i] == pytest.approx(getattr(cost.energy, f), rel=1e-12)
 
 
+@pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("mode", ["realistic", "scalesim"])
-def test_evaluate_designs_equals_analytic_report(mode):
+def test_evaluate_designs_equals_analytic_report(mode, keep):
     """evaluate_designs equals analytic_report at each point: latency, energy, area."""
     graph = resnet18(image_size=64).map_ops(lambda op: op.replace(precision=INT8))
-    d = _random_designs(SystolicConfig(mode=mode), 8, seed=2)
+    d = _random_designs(SystolicConfig(mode=mode, keep_activations_on_chip=keep), 8, seed=2)
     out = evaluate_designs(graph, d)
     for i in range(len(d)):
         report = analytic_report(graph, d.config(i))
