@@ -2,9 +2,10 @@
 
 Prints
 
-1. the mode-difference table: int8 ResNet-50 (batch 1, 224x224) on a 128x128 and a 32x32
-   array, every dataflow, both modes: MAC-layer compute and stall cycles, vector-unit cycles,
-   total latency, energy and mean MAC utilisation;
+1. the mode-difference table: int8 ResNet-50 (batch 1, 224x224) on a 128x128 array (1 MiB
+   per SRAM, 25.6 GB/s, 1 GHz), a 32x32 array (SCALE-Sim's 64 KiB SRAMs, 10 GB/s, 1 GHz) and
+   the TPU v1 preset, every dataflow, both modes: MAC-layer compute and stall cycles,
+   vector-unit cycles, total latency, energy and mean MAC utilisation;
 2. the first call in a fresh process (Numba cache empty, then warm) and the steady-state time
    of one analytic ResNet-50 evaluation;
 3. a vectorised sweep of N random designs (array shape, dataflow, SRAM sizes, bandwidth)
@@ -27,7 +28,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from accelerators.systolic import SystolicConfig, SystolicDesigns, evaluate_designs
+from accelerators.systolic import TPU_V1, SystolicConfig, SystolicDesigns, evaluate_designs
 from hwsim.accelerator import analytic_report
 from hwsim.graph import Precision
 from hwsim.units import GB, KIB, MIB
@@ -41,6 +42,7 @@ ARRAYS = {
     "32x32": SystolicConfig(rows=32, cols=32, ifmap_sram_bytes=64 * KIB,
                             filter_sram_bytes=64 * KIB, ofmap_sram_bytes=64 * KIB,
                             dram_bw_bytes_per_s=10 * GB, freq_hz=1e9),
+    "tpu-v1": TPU_V1,
 }
 FIRST_CALL = (
     "import time; t = time.perf_counter(); "
