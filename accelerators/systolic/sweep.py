@@ -106,8 +106,9 @@ def sweep_costs(op: Op, designs: SystolicDesigns) -> dict[str, np.ndarray]:
     f["cycles"] = f["compute_cycles"] + f["stall_cycles"]
     f["latency_s"] = f["cycles"] / d.freq_hz
     for action in ("read", "write"):
-        f[f"sram_{action}_bytes"] = sum(f[f"{b}_sram_{action}_bytes"]
-                                        for b in ("ifmap", "filter", "ofmap"))
+        f[f"sram_{action}_bytes"] = (f[f"ifmap_sram_{action}_bytes"]
+                                     + f[f"filter_sram_{action}_bytes"]
+                                     + f[f"ofmap_sram_{action}_bytes"])
     f.update(_energies(d, f, compute_j))
     return f
 
