@@ -42,7 +42,7 @@ def _check_int(name: str, value: object, low: int = 1) -> int:
     return int(value)
 
 
-def dataflow_code(dataflow: str | int) -> int:
+def dataflow_code(dataflow: str | int | np.integer) -> int:
     """Integer code of a dataflow given by name (``"os"``, ``"ws"``, ``"is"``) or code."""
     if isinstance(dataflow, str) and dataflow.lower() in DATAFLOWS:
         return DATAFLOWS.index(dataflow.lower())
