@@ -67,6 +67,14 @@ def _calls(cfg: CPUConfig, op: Op) -> int:
     return 1 if cfg.batch_parallel else op.gemm[0]
 
 
+def _threads(cfg: CPUConfig, work: float) -> int:
+    """Cores a call uses: each gets at least ``parallel_min_macs`` of work (as OpenBLAS
+    sizes its thread count), one when the work is smaller."""
+    if cfg.parallel_min_macs <= 0:
+        return cfg.cores
+    return max(1, min(cfg.cores, int(work / cfg.parallel_min_macs)))
+
+
 def _call_overhead_s(cfg: CPUConfig, active: int) -> float:
     """Fixed cost of one library call (forking threads when it uses several cores)."""
     return cfg.call_s + (cfg.parallel_overhead_s if active > 1 else 0.0)
@@ -95,8 +103,7 @@ def _gemm(cfg: CPUConfig, op: Op) -> Timing:
     calls = _calls(cfg, op)
     groups = g // calls
     tiles = groups * math.ceil(m / cfg.lanes) * math.ceil(n / NR)
-    big = op.macs / calls >= cfg.parallel_min_macs
-    active = min(cfg.cores if big else 1, tiles)
+    active = min(_threads(cfg, op.macs / calls), tiles)
     imbalance = math.ceil(tiles / active) / (tiles / active)
     flops = 2.0 * groups * _padded(m, cfg.lanes) * k * _padded(n, NR)
     rate = active * cfg.core_flops_per_cycle(fmt) * cfg.clock_hz(active) * cfg.gemm_efficiency
@@ -130,7 +137,7 @@ def _vector(cfg: CPUConfig, op: Op) -> Timing:
     calls = _calls(cfg, op) if product else 1
     work = max(op.macs, op.out_elements) / calls
     threaded = product or cfg.parallel_vector_ops
-    active = cfg.cores if threaded and work >= cfg.parallel_min_macs else 1
+    active = _threads(cfg, work) if threaded else 1
     read, write = _vector_bytes(op)
     level = cfg.level_of((read + write) / calls, active)
     if level == "dram":

@@ -12,8 +12,8 @@ What is measured (NumPy on its BLAS, median of repeats):
   clock, width and efficiency enter predictions. One thread over the all-core rate per core
   gives ``single_core_boost``.
 - bandwidth within each cache level (a copy between two arrays that together fill 40% of
-  it: ops read and write) and from DRAM (a BLAS dot product over vectors four times the
-  last level), DRAM also with all threads.
+  it: ops read and write) and from DRAM (a Numba parallel sum over an array four times the
+  last level, with one thread and with all).
 - the per-op overhead (tiny GEMMs), the per-call overhead inside one op (a stack of tiny
   products) and the fork/join cost of a multithreaded call (medium GEMMs with all threads,
   minus their compute time).
@@ -35,8 +35,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import yaml
+from numba import njit, prange
 
 from accelerators.cpu import CPUConfig
 
@@ -83,14 +85,24 @@ def _gemm_seconds(n: int, repeats: int, batch: int = 0) -> float:
     return _timed(lambda: np.matmul(a, b, out=out), repeats)
 
 
-def _read_bw(nbytes: float, repeats: int) -> float:
-    """Bytes per second read by a dot product of two fp32 vectors of ``nbytes`` in total
-    (the call overhead, timed on 16-element vectors, is subtracted)."""
-    n = max(256, int(nbytes / 8))
-    x, y = np.ones(n, dtype=np.float32), np.ones(n, dtype=np.float32)
-    xs, ys = x[:16].copy(), y[:16].copy()
-    call_s = _timed(lambda: np.dot(xs, ys), repeats)
-    return 8.0 * n / max(_timed(lambda: np.dot(x, y), repeats) - call_s, 0.05 * call_s)
+@njit(cache=True, parallel=True, fastmath=True)
+def _sum_kernel(x: np.ndarray) -> float:
+    """Sum of a 1-D array, split over Numba's threads (a read-bandwidth probe)."""
+    total = 0.0
+    for i in prange(x.size):
+        total += x[i]
+    return total
+
+
+def _dram_bw(nbytes: float, threads: int, repeats: int) -> float:
+    """Bytes per second read from DRAM by ``threads`` threads summing an fp32 array."""
+    x = np.ones(max(256, int(nbytes / 4)), dtype=np.float32)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    try:
+        return x.nbytes / _timed(lambda: _sum_kernel(x), repeats)
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _copy_bw(nbytes: float, repeats: int) -> float:
@@ -104,8 +116,7 @@ def _copy_bw(nbytes: float, repeats: int) -> float:
 
 
 _MEASURES: dict[str, Callable[..., float]] = {
-    "gemm_flops": _gemm_flops, "gemm_seconds": _gemm_seconds, "read_bw": _read_bw,
-    "copy_bw": _copy_bw,
+    "gemm_flops": _gemm_flops, "gemm_seconds": _gemm_seconds, "copy_bw": _copy_bw,
 }
 
 
@@ -208,15 +219,15 @@ def _parallel_overhead_s(cores: int, all_peak: float, dispatch_s: float,
 
 def _bandwidths(cache: dict[int, float], cores: int, s: dict[str, Any]) -> dict[str, float]:
     """Copy bandwidth within each cache level (one core) and read bandwidth from DRAM (one
-    and all cores); the model adds the write-allocate read of DRAM writes itself."""
+    and all cores, a parallel sum); the model adds the write-allocate read of DRAM writes."""
     rep = s["repeats"]
     dram_bytes = max(s["dram_bytes"], 4.0 * cache.get(3, 0.0))
     out = {f"l{lvl}": _measure(1, "copy_bw", 0.4 * cache[lvl], rep) for lvl in sorted(cache)}
     for lvl in (2, 1):  # an inner level is never slower than the next (short runs are noisy)
         if f"l{lvl}" in out and f"l{lvl + 1}" in out:
             out[f"l{lvl}"] = max(out[f"l{lvl}"], out[f"l{lvl + 1}"])
-    out["dram1"] = _measure(1, "read_bw", dram_bytes, rep)
-    out["dram"] = max(out["dram1"], _measure(cores, "read_bw", dram_bytes, rep))
+    out["dram1"] = _dram_bw(dram_bytes, 1, rep)
+    out["dram"] = max(out["dram1"], _dram_bw(dram_bytes, cores, rep))
     return out
 
 

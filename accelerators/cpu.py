@@ -14,8 +14,8 @@ in-core arithmetic, ``max(T_core, T_AB)``; loading and storing C tiles and the `
 do not, and add. Products with a single row or column (GEMV) and every other op (elementwise,
 pooling, normalisation, softmax, embedding, copies, depthwise convolution) are vector loops:
 ``max(T_core, T_data)``. Each op pays ``dispatch_s`` (framework entry), each library call
-inside it ``call_s`` and, when multithreaded, ``parallel_overhead_s``; products below
-``parallel_min_macs`` run on one core.
+inside it ``call_s`` and, when multithreaded, ``parallel_overhead_s``; a call uses as many
+cores as give each at least ``parallel_min_macs`` of work (the OpenBLAS rule).
 
 Formats without hardware support run in the next wider supported format (int8 without VNNI
 runs at the fp32 rate and only moves fewer bytes). Sparsity is not exploited: dense kernels.
@@ -64,7 +64,7 @@ class CPUConfig:
     core_dram_bw_bytes_per_s : sustained DRAM bandwidth of one core.
     dispatch_s : fixed cost of one op (framework entry); call_s : fixed cost of each library
         call inside it; parallel_overhead_s : fork/join of a multithreaded call;
-        parallel_min_macs : smaller products run on one core.
+        parallel_min_macs : least work (MACs, or elements of a vector op) per thread.
     batch_parallel : batched products are one call spread over cores (False: a loop of calls).
     parallel_vector_ops : elementwise and reduction ops use all cores (False: one core).
     tdp_w, idle_w : package power limit and idle power; area_mm2 : die area (0 = unknown).

@@ -10,7 +10,13 @@ import time
 import numpy as np
 import pytest
 
-from accelerators.calibrate import calibrate_host, isa_fields, load_preset, save_preset
+from accelerators.calibrate import (
+    _sum_kernel,
+    calibrate_host,
+    isa_fields,
+    load_preset,
+    save_preset,
+)
 from accelerators.cpu import CORE_I7_1185G7, PRESETS, XEON_8380, CPUConfig
 from hwsim.accelerator import Accelerator, analytic_report
 from hwsim.graph import Op, OpKind, Precision, Sparsity
@@ -172,6 +178,14 @@ def test_batched_products_as_loop_of_calls_pay_per_call():
     single = loop.op_cost(matmul(32, 32, 32)).latency_s
     assert batched - loop.dispatch_s == pytest.approx(64 * (single - loop.dispatch_s))
     assert batched > 64 * (single - loop.dispatch_s)
+
+
+@pytest.mark.parametrize("n", [1, 7, 4096, 100_003])
+def test_bandwidth_probe_kernel_equals_reference(n):
+    """The parallel sum used to probe DRAM bandwidth equals its plain-Python reference."""
+    x = np.random.default_rng(n).random(n, dtype=np.float32)
+    assert _sum_kernel(x) == pytest.approx(_sum_kernel.py_func(x), rel=1e-4)
+    assert _sum_kernel(x) == pytest.approx(float(np.sum(x, dtype=np.float64)), rel=1e-4)
 
 
 def test_isa_flags_set_simd_width_and_rates():
