@@ -25,7 +25,7 @@ def main() -> None:
     tpu = registry.make_accelerator("systolic", "tpu-v1")
     print(f"MLP0 weights: {mlp0(1).params / 1e6:.1f} M")
     for batches in ((200,), (16, 64, 128, 200, 256)):
-        policies = [BatchPolicy(max_batch=b, max_wait_s=1.75e-3) for b in batches]
+        policies = [BatchPolicy(max_batch=b, max_wait_s=2e-3) for b in batches]
         for analytic in (True, False):
             cap = max_throughput_under(mlp0, tpu, 7e-3, policies=policies, n=4000, seed=0,
                                        analytic=analytic)

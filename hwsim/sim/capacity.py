@@ -2,7 +2,7 @@
 
 ``load_sweep`` serves the same request pattern (one seed, common random numbers) at each
 offered rate and returns one row per rate. ``max_throughput_under`` finds, for each batching
-policy, the largest offered rate whose p99 latency meets a bound (bisection on the rate),
+policy, the largest sustainable offered rate whose p99 latency meets a bound,
 and keeps the policy that serves the most requests per second.
 """
 
@@ -96,7 +96,16 @@ def max_throughput_under(graph_builder: GraphBuilder, target: Accelerator | Syst
 
 def _best_rate(service: ServiceTimes, policy: BatchPolicy, bound_s: float, *, n: int,
                seed: int, rel_tol: float) -> ServeResult | None:
-    """Serve result at the largest feasible offered rate found by bisection, or None."""
+    """Serve result at the largest feasible offered rate, or None.
+
+    Feasible means p99 within the bound at a rate the server can sustain (at most its peak
+    rate with full batches). p99 is not monotone in the rate (at low rates requests wait for
+    a batch to fill), so the search steps down from the peak until a rate is feasible and
+    then bisects between it and the infeasible rate above. Each trial serves at least 50
+    full batches so that queueing near the peak shows in the tail.
+    """
+    n = max(n, 50 * policy.max_batch)
+
     def trial(rate: float) -> ServeResult:
         arrivals = PoissonArrivals(rate_per_s=rate, n=n, seed=seed)
         return serve_with(service, arrivals=arrivals, policy=policy)
@@ -105,9 +114,14 @@ def _best_rate(service: ServiceTimes, policy: BatchPolicy, bound_s: float, *, n:
         return None
     cap = policy.max_batch
     hi = cap / service(cap).latency_s  # the server's peak rate with full batches
-    lo = 0.01 * hi
-    best = trial(lo)
-    if best.latency_p99_s > bound_s:
+    lo, best = hi, None
+    while lo > 1e-3 * hi:
+        lo *= 0.8
+        best = trial(lo)
+        if best.latency_p99_s <= bound_s:
+            break
+        hi = lo
+    else:
         return None
     while hi - lo > rel_tol * hi:
         mid = 0.5 * (lo + hi)
