@@ -8,6 +8,7 @@ weight-only quantization (integer weights, float activations) in the activation 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from hwsim.accelerator import EnergyBreakdown
 from hwsim.numerics import NumberFormat, Precision
@@ -75,7 +76,8 @@ def check_fraction(obj: object, names: tuple[str, ...]) -> None:
             raise ValueError(f"{name} must be in (0, 1], got {value!r}")
 
 
-def mac_energy_j(tech: Technology, precision: Precision, fmt: str) -> float:
+@lru_cache(maxsize=256)
+def mac_energy_j(tech: Technology, fmt: str) -> float:
     """Energy of one MAC in compute format ``fmt`` (the datapath's own, no overheads)."""
     if fmt.startswith("int"):
         bits = int(fmt[3:])
@@ -95,12 +97,17 @@ def action_energy(*, tech: Technology, mac_j: float, macs: float, overhead: floa
     delivery and control around the arithmetic); sram: ``sram_bytes`` read from an array of
     ``sram_capacity_bytes`` in 64-bit words; dram: ``dram_bytes`` at the type's energy per bit.
     """
-    word_j = tech.sram_read_energy_j(capacity_bytes=max(sram_capacity_bytes, 8.0), word_bits=64)
+    word_j = _word_read_j(tech, max(sram_capacity_bytes, 8.0))
     return EnergyBreakdown(
         compute_j=macs * mac_j * overhead,
         sram_j=sram_bytes / 8.0 * word_j,
         dram_j=dram_bytes * 8.0 * dram_energy_per_bit_j(dram_type),
     )
+
+
+@lru_cache(maxsize=256)
+def _word_read_j(tech: Technology, capacity_bytes: float) -> float:
+    return float(tech.sram_read_energy_j(capacity_bytes=capacity_bytes, word_bits=64))
 
 
 def cap_to_power(energy: EnergyBreakdown, *, latency_s: float, power_w: float) -> EnergyBreakdown:

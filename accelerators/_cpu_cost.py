@@ -158,7 +158,7 @@ def _energy(cfg: CPUConfig, op: Op, t: Timing) -> EnergyBreakdown:
     macs = op.macs if op.kind in MAC_KINDS else op.flops / 2.0
     moved = t.read_bytes + t.write_bytes
     raw = action_energy(
-        tech=cfg.technology, mac_j=mac_energy_j(cfg.technology, op.precision, t.fmt),
+        tech=cfg.technology, mac_j=mac_energy_j(cfg.technology, t.fmt),
         macs=macs, overhead=cfg.datapath_overhead, sram_bytes=moved,
         sram_capacity_bytes=cfg.l2_bytes, dram_bytes=moved if t.level == "dram" else 0.0,
         dram_type=cfg.dram_type)

@@ -231,7 +231,7 @@ def _finish(gpu: GPUConfig, op: Op, *, latency: float, compute_cycles: float, fm
             skipped: float | None = None) -> OpCost:
     cycles = latency * gpu.freq_hz
     compute_cycles = min(compute_cycles, cycles)
-    mac_j = mac_energy_j(gpu.technology, op.precision, fmt)
+    mac_j = mac_energy_j(gpu.technology, fmt)
     work = executed if op.kind in MAC_KINDS else op.flops / 2.0
     raw = action_energy(tech=gpu.technology, mac_j=mac_j, macs=work,
                         overhead=gpu.datapath_overhead, sram_bytes=l2_bytes,
