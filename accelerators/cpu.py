@@ -30,7 +30,7 @@ behaviour, cache conflicts (a level is full at 80%), and the packing copies of s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from accelerators._common import check_fraction, check_int, check_positive
@@ -201,8 +201,15 @@ class CPUConfig:
         return "core"
 
     def op_cost(self, op: Op) -> OpCost:
-        """Cost of ``op`` run alone on all cores (one core when the op is small)."""
+        """Cost of ``op`` run alone on all cores (fewer when the op is small)."""
         return cpu_op_cost(self, op)
+
+    def op_cost_on_cores(self, op: Op, cores: int) -> OpCost:
+        """Cost of ``op`` given only ``cores`` of this CPU (for a simulator that runs
+        independent ops side by side on different cores)."""
+        if isinstance(cores, bool) or not isinstance(cores, int) or not 1 <= cores <= self.cores:
+            raise ValueError(f"cores must be an integer in 1..{self.cores}, got {cores!r}")
+        return cpu_op_cost(replace(self, cores=cores), op)
 
 
 # Figures from Intel ARK product pages (cores, clocks, caches, memory channels and speed,

@@ -211,6 +211,15 @@ def test_config_errors_name_field_and_value(field, value, message):
         CPUConfig(**{field: value})
 
 
+def test_cost_on_fewer_cores():
+    """A large product given one core is slower than on all; a bad core count is refused."""
+    op = matmul(1024, 1024, 1024)
+    assert XEON_8380.op_cost_on_cores(op, 1).latency_s > XEON_8380.op_cost(op).latency_s
+    assert XEON_8380.op_cost_on_cores(op, 40) == XEON_8380.op_cost(op)
+    with pytest.raises(ValueError, match="cores must be an integer in 1..40, got 41"):
+        XEON_8380.op_cost_on_cores(op, 41)
+
+
 def test_presets_and_protocol():
     """Presets satisfy the Accelerator protocol; the engine has one unit per core."""
     assert XEON_8380.peak_flops("fp32") == pytest.approx(40 * 2.3e9 * 64)
