@@ -187,6 +187,8 @@ class CompressionPlan:
             return op.replace(precision=precision)
         pattern, n, m = _parse_pattern(str(s.pattern))
         density = 1.0 - float(s.weight_sparsity or 0.0)
+        if pattern is SparsityPattern.DENSE and density < 1.0:
+            pattern = SparsityPattern.UNSTRUCTURED  # a sparsity without a pattern
         if mask is not None:
             density = max(float(np.count_nonzero(mask)) / mask.size, 1.0 / mask.size)
         if pattern is SparsityPattern.NM and mask is None:
