@@ -71,7 +71,7 @@ class CPUConfig:
     node_nm, dram_type : process node and DRAM type for per-action energies.
     datapath_overhead : energy around each MAC (fetch, decode, scheduling, register file) as
         a multiple of the MAC's own; an estimate chosen so that a fully busy fp32 GEMM draws
-        close to the power limit.
+        60-80% of the power limit.
     """
 
     name: str = "cpu"

@@ -80,7 +80,7 @@ class GPUConfig:
     node_nm, dram_type : process node and memory type for per-action energies.
     datapath_overhead : energy around each MAC (operand delivery, register files, control)
         as a multiple of the MAC's own; an estimate chosen so that a fully busy fp16 GEMM
-        draws close to the power limit.
+        draws 60-80% of the power limit.
     """
 
     name: str = "a100-80gb-sxm"
