@@ -15,13 +15,13 @@ from workloads.compression import (
     quantize_uniform,
     sqnr_db,
 )
+from workloads.compression.floats import round_to_format
 from workloads.compression.quantize import (
     _clip_sq_error,
     _code_range,
     _kth_largest_abs,
     _params,
     _quantize_kernel,
-    _round_to_format,
     _stratified_sample,
 )
 
@@ -364,7 +364,7 @@ def test_float_emulation_with_fp16_fields_matches_numpy(dtype):
     x = (rng.standard_normal(20_000) * 10.0 ** rng.uniform(-9, 4.8, 20_000)).astype(dtype)
     emulated = FloatFormat(name="fp16_emulated", exp_bits=5, man_bits=10, bias=15,
                            max_finite=65504.0)
-    y = _round_to_format(x, emulated)
+    y = round_to_format(x, emulated)
     np.testing.assert_array_equal(y, np.clip(x, -65504, 65504).astype(np.float16).astype(dtype))
 
 

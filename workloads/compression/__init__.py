@@ -1,5 +1,6 @@
 """Tensor-level compression transforms: quantization and pruning of real weight arrays."""
 
+from workloads.compression.floats import FloatFormat
 from workloads.compression.prune import (
     NORMS,
     ChannelPruneResult,
@@ -15,7 +16,6 @@ from workloads.compression.quantize import (
     CLIP_METHODS,
     FLOAT_FORMATS,
     FORMATS,
-    FloatFormat,
     QuantResult,
     quantize,
     quantize_fixed_point,

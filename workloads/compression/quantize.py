@@ -40,6 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from workloads.compression.floats import (
+    FLOAT_FORMATS,
+    encode_float,
+    round_to_format,
+)
+
 CLIP_METHODS = ("max", "percentile", "mse")
 
 _MSE_COARSE_RATIOS = np.geomspace(2.0**-8, 1.0, 32)
@@ -48,51 +54,6 @@ _MSE_SAMPLE_BUDGET = 1 << 16
 _MSE_MIN_ROW_SAMPLES = 128
 
 
-@dataclass(frozen=True, kw_only=True)
-class FloatFormat:
-    """A binary floating-point format: sign bit, exponent and mantissa fields.
-
-    Attributes
-    ----------
-    name : str
-        Format name, e.g. ``"fp8_e4m3"``.
-    exp_bits, man_bits : int
-        Widths of the exponent and (stored) mantissa fields.
-    bias : int
-        Exponent bias.
-    max_finite : float
-        Largest finite magnitude.
-    """
-
-    name: str
-    exp_bits: int
-    man_bits: int
-    bias: int
-    max_finite: float
-
-    @property
-    def bits(self) -> int:
-        """Storage bits per element."""
-        return 1 + self.exp_bits + self.man_bits
-
-    @property
-    def emin(self) -> int:
-        """Exponent of the smallest normal number (subnormals share it)."""
-        return 1 - self.bias
-
-
-FLOAT_FORMATS = {
-    f.name: f
-    for f in (
-        FloatFormat(name="fp32", exp_bits=8, man_bits=23, bias=127,
-                    max_finite=float(np.finfo(np.float32).max)),
-        FloatFormat(name="fp16", exp_bits=5, man_bits=10, bias=15, max_finite=65504.0),
-        FloatFormat(name="bf16", exp_bits=8, man_bits=7, bias=127,
-                    max_finite=(2.0 - 2.0**-7) * 2.0**127),
-        FloatFormat(name="fp8_e4m3", exp_bits=4, man_bits=3, bias=7, max_finite=448.0),
-        FloatFormat(name="fp8_e5m2", exp_bits=5, man_bits=2, bias=15, max_finite=57344.0),
-    )
-}
 FORMATS = ("int", "fixed", *FLOAT_FORMATS)
 
 
@@ -253,9 +214,9 @@ def quantize_float(x: np.ndarray, *, fmt: str) -> QuantResult:
         raise ValueError(f"fmt must be one of {tuple(FLOAT_FORMATS)}, got {fmt!r}")
     x = _check_tensor(x)
     f = FLOAT_FORMATS[fmt]
-    values = _round_to_format(x, f)
+    values = round_to_format(x, f)
     noise = _sum_sq(x - values)
-    return QuantResult(values=values, codes=_encode_float(values, f),
+    return QuantResult(values=values, codes=encode_float(values, f),
                        scale=np.ones((1,) * x.ndim, dtype=x.dtype),
                        zero_point=np.zeros((1,) * x.ndim, dtype=np.int64), bits=f.bits, fmt=fmt,
                        mse=noise / x.size, sqnr_db=_ratio_db(_sum_sq(x), noise))
@@ -514,32 +475,3 @@ def _sift_down(heap):
             return
         heap[i], heap[child] = heap[child], heap[i]
         i = child
-
-
-def _round_to_format(x: np.ndarray, f: FloatFormat) -> np.ndarray:
-    """``x`` rounded to nearest even in format ``f`` with subnormals and saturation."""
-    y = np.clip(x, -f.max_finite, f.max_finite)
-    if f.name == "fp16":
-        return y.astype(np.float16).astype(x.dtype)
-    _, e = np.frexp(y)
-    quantum_exp = np.maximum(e - 1, f.emin) - f.man_bits
-    y = np.ldexp(y, -quantum_exp)
-    np.rint(y, out=y)
-    return np.ldexp(y, quantum_exp)
-
-
-def _encode_float(values: np.ndarray, f: FloatFormat) -> np.ndarray:
-    """Bit patterns of ``values``, which must be exactly representable in ``f``."""
-    if f.name == "fp16":
-        return values.astype(np.float16).view(np.uint16)
-    code_dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32}[f.bits]
-    mag = np.abs(values)
-    _, e = np.frexp(mag)
-    e = np.maximum(e - 1, f.emin)
-    normal = mag >= 2.0**f.emin
-    mantissa = np.ldexp(mag, f.man_bits - e).astype(np.int64)
-    mantissa -= normal.astype(np.int64) << f.man_bits
-    exponent = np.where(normal, e + f.bias, 0).astype(np.int64)
-    sign = np.signbit(values).astype(np.int64)
-    codes = (sign << (f.exp_bits + f.man_bits)) | (exponent << f.man_bits) | mantissa
-    return codes.astype(code_dtype)
