@@ -70,12 +70,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Run one inference (or batch) and print the report; optional files."""
     graph = _graph(args)
     acc = _accelerator(args)
+    if args.analytic and args.host:
+        raise ValueError("--host needs the discrete-event simulator; drop --analytic")
     if args.analytic:
         report = analytic_report(graph, acc)
     else:
-        from hwsim.sim import simulate
+        from hwsim.sim import System, simulate
 
-        report = simulate(graph, acc, overlap=not args.no_overlap)
+        target = System.with_host(acc, load_accelerator(args.host)) if args.host else acc
+        report = simulate(graph, target, overlap=not args.no_overlap)
     print_report(report)
     if args.per_op:
         cols = ["op", "kind", "latency_s", "cycles", "compute_cycles", "stall_cycles", "macs",
@@ -199,6 +202,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--scalesim-config", metavar="CFG", help="SCALE-Sim .cfg as the accelerator")
     p.add_argument("--mode", choices=["realistic", "scalesim"], help="systolic fidelity mode")
     p.add_argument("--analytic", action="store_true", help="sum of op costs, no DES")
+    p.add_argument("--host", metavar="FAMILY[:PRESET]",
+                   help="a host (e.g. cpu:host.yaml) joined by PCIe; ops the accelerator "
+                        "does not support run there")
     p.add_argument("--no-overlap", action="store_true", help="DES without prefetch overlap")
     p.add_argument("--per-op", action="store_true", help="print the per-op table")
     p.add_argument("--csv", metavar="FILE", help="write the per-op table")

@@ -17,7 +17,7 @@ from accelerators.systolic import physical
 from accelerators.systolic.formats import parse_formats
 from accelerators.systolic.model import VECTOR_KINDS, op_cost
 from hwsim.accelerator import EngineSpec, OpCost, Resources
-from hwsim.graph import Op
+from hwsim.graph import Op, OpKind
 from hwsim.tech import DRAM_TYPES, Technology
 from hwsim.units import GB, MIB
 
@@ -56,6 +56,22 @@ def _check_number(name: str, value: object, low: float, high: float = float("inf
         bracket = "(" if low_open else "["
         upper = "inf)" if high == float("inf") else f"{high:g}]"
         raise _fail(name, f"a number in {bracket}{low:g}, {upper}", value)
+
+
+def parse_kinds(value: object) -> tuple[str, ...]:
+    """Op kind names from a tuple or comma-separated text, validated against ``OpKind``."""
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, tuple | list):
+        items = list(value)
+    else:
+        raise _fail("host_kinds", "op kind names (a tuple or comma-separated text)", value)
+    kinds = tuple(str(k).strip().lower() for k in items if str(k).strip())
+    allowed = [k.value for k in OpKind]
+    for kind in kinds:
+        if kind not in allowed:
+            raise _fail("host_kinds entry", f"one of {', '.join(allowed)}", kind)
+    return kinds
 
 
 def parse_nm_sparsity(value: object) -> tuple[tuple[int, int], ...]:
@@ -112,6 +128,8 @@ class SystolicConfig:
         weight double-buffer registers, local wiring).
     area_overhead_fraction : share of the die outside the array, SRAMs and vector unit
         (control, host and DRAM interfaces, I/O), 0..1.
+    host_kinds : op kinds the array does not run (``supports`` is False for them; in a
+        ``hwsim.sim.System`` with a host they fall back to it), e.g. ``"embedding,softmax"``.
     """
 
     name: str = "systolic"
@@ -135,6 +153,7 @@ class SystolicConfig:
     sram_word_bits: int = 64
     pe_area_factor: float = 2.0
     area_overhead_fraction: float = 0.35
+    host_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -155,6 +174,7 @@ class SystolicConfig:
         for name in ("zero_gating", "keep_activations_on_chip"):
             if not isinstance(getattr(self, name), bool):
                 raise _fail(name, "a bool", getattr(self, name))
+        object.__setattr__(self, "host_kinds", parse_kinds(self.host_kinds))
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "nm_sparsity", parse_nm_sparsity(self.nm_sparsity))
         if self.nm_sparsity and self.dataflow is not Dataflow.WS:
@@ -231,8 +251,9 @@ class SystolicConfig:
         return op_cost(self, op)
 
     def supports(self, op: Op) -> bool:
-        """Every op kind runs here: MAC ops on the array, the rest on the vector unit."""
-        return True
+        """Every op kind but ``host_kinds`` runs here: MAC ops on the array, the rest on the
+        vector unit."""
+        return op.kind.value not in self.host_kinds
 
     def engine_for(self, op: Op) -> str:
         """"array" for convolutions and matmuls, "vector" for everything else."""

@@ -117,3 +117,18 @@ def test_demo_writes_results_and_plot(tmp_path):
     assert table["accuracy"].max() >= 0.95
     assert (tmp_path / "pareto.png").exists()
     assert (tmp_path / "resnet50_trace.json").exists()
+
+
+def test_simulate_with_cpu_host_fallback(tmp_path):
+    """Op kinds the array does not run fall back to the CPU model over PCIe."""
+    csv = tmp_path / "ops.csv"
+    r = run("simulate", "bert_base", "--model-set", "seq_len=32", "--accelerator", "systolic",
+            "--preset", "tpu-v1", "--set", "host_kinds=embedding,softmax",
+            "--host", "cpu:xeon-8380", "--csv", str(csv))
+    assert r.returncode == 0, r.stderr
+    ops = pd.read_csv(csv)
+    host = ops[ops["engine"].str.startswith("xeon-8380")]
+    assert set(host["kind"]) == {"embedding", "softmax"}
+    assert len(host) == 3 + 12
+    bad = run("simulate", "mlp", "--accelerator", "systolic", "--set", "host_kinds=conv3d")
+    assert "host_kinds entry must be one of" in bad.stderr
