@@ -133,3 +133,20 @@ def test_compare_graphs_reports_ratios():
     assert t.loc["stored_weight_bytes", "ratio"] == pytest.approx(4 / 32 * 0.5, rel=0.01)
     assert t.loc["mac_weighted_density", "after"] == pytest.approx(0.5)
     assert OpKind.MATMUL in {op.kind for op in c.ops}
+
+
+def test_drop_least_important_units():
+    """Ranking by importance drops the lowest-scored residual units and keeps the graph valid."""
+    from workloads.compression.graph_ops import drop_least_important, rank_units
+
+    g = zoo.resnet50()
+    scores = {u: float(i) for i, u in enumerate(reversed(removable_units(g)))}
+    assert rank_units(g, scores)[:2] == ("layer4.2", "layer4.1")
+    c = drop_least_important(g, scores, 2)
+    assert "layer4.2.conv1" not in c
+    assert "layer4.1.conv1" not in c
+    assert "layer3.5.conv1" in c
+    with pytest.raises(ValueError, match="no score for removable unit"):
+        rank_units(g, {"layer1.1": 0.0})
+    with pytest.raises(ValueError, match="n must be an integer in 0..12"):
+        drop_least_important(g, scores, 13)

@@ -64,3 +64,14 @@ def test_unknown_layer_in_plan_rejected():
     """A plan naming a layer the digits model lacks is a clear error."""
     with pytest.raises(ValueError, match="'conv9' matches no op of digits_cnn"):
         _acc({"layers": [{"match": "conv9", "weight_bits": 4}]})
+
+
+def test_measured_importance_ranks_graph_units():
+    """The digits model's measured block importance ranks the units of its op graph."""
+    from workloads.accuracy import layer_importance, train
+    from workloads.compression.graph_ops import drop_least_important, rank_units
+
+    g = digits_graph("cnn")
+    importance = layer_importance(train("cnn"), split="train")
+    assert rank_units(g, importance) == ("conv3",)
+    assert drop_least_important(g, importance, 1).macs < g.macs

@@ -128,3 +128,28 @@ def _reshape_conv(op: Op, x: tuple[int, ...], keep: int | None) -> Op:
     _, _, kh, kw = op.weight_shape
     return op.replace(in_shapes=(x,), out_shape=(x[0], k_out, *op.out_shape[2:]),
                       weight_shape=(k_out, c_new // groups, kh, kw), groups=groups)
+
+
+def rank_units(graph: Graph, importance: Mapping[str, float]) -> tuple[str, ...]:
+    """Removable units of ``graph`` ordered from least to most important.
+
+    ``importance`` maps unit names to a score (e.g. the accuracy lost when the unit is
+    dropped, or a gradient-based saliency); every removable unit must have one.
+    """
+    units = removable_units(graph)
+    missing = [u for u in units if u not in importance]
+    if missing:
+        raise ValueError(f"importance has no score for removable unit(s) {missing[:5]}")
+    unknown = sorted(set(importance) - set(units))
+    if unknown:
+        raise ValueError(f"importance names {unknown[:5]}, which are not removable units; "
+                         f"removable: {', '.join(units) or '-'}")
+    return tuple(sorted(units, key=lambda u: (importance[u], units.index(u))))
+
+
+def drop_least_important(graph: Graph, importance: Mapping[str, float], n: int) -> Graph:
+    """The graph without its ``n`` least important removable units (still valid)."""
+    ranked = rank_units(graph, importance)
+    if not isinstance(n, int) or not 0 <= n <= len(ranked):
+        raise ValueError(f"n must be an integer in 0..{len(ranked)}, got {n!r}")
+    return drop_units(graph, ranked[:n])
