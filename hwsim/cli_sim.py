@@ -170,6 +170,11 @@ def cmd_speedup(args: argparse.Namespace) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.csv:
         atomic_write_text(args.csv, table.to_csv(index=False))
+    if args.plot:
+        from hwsim.plots.dse import speedup_bars
+
+        save_figure(speedup_bars(table, label="accelerator", value="speedup", group="variant"),
+                    args.plot)
     return 0
 
 
@@ -233,6 +238,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--plan", metavar="PLAN.yaml", help="also compare the compressed model")
     p.add_argument("--model-set", action="append", metavar="KEY=VALUE")
     p.add_argument("--csv", metavar="FILE")
+    p.add_argument("--plot", metavar="PNG", help="write a speedup bar chart")
     p.set_defaults(func=cmd_speedup)
 
     p = sub.add_parser("calibrate", help="measure this machine into a preset")
