@@ -25,7 +25,7 @@ ACCELERATORS: dict[str, tuple[str, str, str]] = {
 
 def models() -> dict[str, Callable[..., Graph]]:
     """Workload builders by name: the zoo plus the trained digits models."""
-    from workloads.accuracy.plan_eval import digits_cnn, digits_mlp
+    from workloads.accuracy.lower import digits_cnn, digits_mlp
     from workloads.zoo import MODELS
 
     return {**MODELS, "digits_mlp": digits_mlp, "digits_cnn": digits_cnn}

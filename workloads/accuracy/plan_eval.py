@@ -1,8 +1,7 @@
 """The digits models as op graphs, and a ``CompressionPlan`` measured on their real weights.
 
-``digits_graph`` lowers a model's architecture to the same op graph every accelerator runs
-(layers of a removable block live in a scope named after the block, e.g. ``conv3.conv3``).
-``evaluate_plan`` applies a plan to the trained weights for real and measures top-1 on the
+``digits_graph`` (from ``workloads.accuracy.lower``) gives the op graph every accelerator
+runs. ``evaluate_plan`` applies a plan to the trained weights for real and measures top-1 on the
 held-out split:
 
 - weights: quantized per output channel (int: symmetric, max clipping; float formats by
@@ -26,55 +25,10 @@ import numpy as np
 
 from hwsim.graph import Graph, NumberFormat
 from workloads.accuracy import digits
-from workloads.accuracy.models import LayerSpec
-from workloads.builder import GraphBuilder, Tensor
+from workloads.accuracy.lower import digits_graph, op_name
 from workloads.compression.plan import CompressionPlan, LayerSettings
 from workloads.compression.prune import prune_channels, prune_magnitude, prune_n_m
 from workloads.compression.quantize import quantize_float, quantize_uniform
-
-
-def _op_name(spec: LayerSpec) -> str:
-    return f"{spec.block}.{spec.name}" if spec.block else spec.name
-
-
-def _lower(b: GraphBuilder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
-    name = _op_name(spec)
-    if spec.kind == "conv2d":
-        return b.conv2d(xs[0], spec.out_channels, spec.kernel, stride=spec.stride,
-                        padding=spec.padding, bias=True, name=name)
-    if spec.kind == "linear":
-        return b.linear(xs[0], spec.out_channels, name=name)
-    if spec.kind == "maxpool":
-        return b.pool(xs[0], spec.kernel, stride=spec.stride, name=name)
-    if spec.kind == "add":
-        return b.add(xs[0], xs[1], name=name)
-    if spec.kind == "flatten":
-        return b.flatten(xs[0], name=name)
-    if spec.kind == "softmax":
-        return b.softmax(xs[0], name=name)
-    return b.relu(xs[0], name=name)
-
-
-def digits_graph(model_name: str, *, batch: int = 1) -> Graph:
-    """The op graph of digits model ``model_name`` ('mlp' or 'cnn') at ``batch``."""
-    if not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-    specs = digits.architecture(model_name)
-    b = GraphBuilder(f"digits_{model_name}")
-    tensors = {"input": b.input((batch, *specs[0].input_shape[1:]))}
-    for spec in specs:
-        tensors[spec.name] = _lower(b, spec, [tensors[s] for s in spec.inputs])
-    return b.build()
-
-
-def digits_mlp(*, batch: int = 1) -> Graph:
-    """The digits MLP (64-128-64-10) as an op graph."""
-    return digits_graph("mlp", batch=batch)
-
-
-def digits_cnn(*, batch: int = 1) -> Graph:
-    """The digits CNN (two convs, max-pool, residual conv block, linear) as an op graph."""
-    return digits_graph("cnn", batch=batch)
 
 
 @dataclass(frozen=True)
@@ -127,7 +81,7 @@ def evaluate_plan(plan: CompressionPlan, model_name: str, *, seed: int = 0,
     graph = digits_graph(model_name)
     plan.validate(graph)
     trained = digits.train(model_name, seed=seed)
-    names = {spec.name: _op_name(spec) for spec in digits.architecture(model_name)}
+    names = {spec.name: op_name(spec) for spec in digits.architecture(model_name)}
     settings = {layer: plan.settings_for(op) for layer, op in names.items()}
     masks, element_masks = {}, {}
     for layer, w in trained.weights.items():
