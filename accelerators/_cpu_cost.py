@@ -37,6 +37,8 @@ class Timing:
     level: str
     read_bytes: float
     write_bytes: float
+    dram_read_bytes: float
+    dram_write_bytes: float
 
 
 def is_gemm(op: Op) -> bool:
@@ -88,6 +90,22 @@ def _gemm_bytes(op: Op) -> tuple[float, float, float]:
     return a, b, op.output_bytes
 
 
+def _weight_read_bytes(op: Op) -> float:
+    """Bytes of parameters an op reads: the weights, or the rows an embedding gathers."""
+    if op.kind is OpKind.EMBEDDING:
+        return op.out_elements * op.precision.weight_bits / 8.0
+    return op.weight_bytes
+
+
+def _cold_s(cfg: CPUConfig, weight_bytes: float, level: str, active: int) -> float:
+    """Time to stream an op's weights from DRAM while its other data are served from
+    ``level``: an inference reads every weight once, so the weights are never warm in a
+    cache (other layers' weights evicted them), even when the op's working set fits it."""
+    if level == "dram":
+        return 0.0
+    return weight_bytes / cfg.bandwidth("dram", active)
+
+
 def _blocking(cfg: CPUConfig, elem_bytes: float) -> tuple[int, int]:
     """GotoBLAS block sizes ``(kc, nc)``: micro-panels of A and B fill half of L1, a
     ``kc x nc`` panel of B half of the last cache level."""
@@ -109,17 +127,20 @@ def _gemm(cfg: CPUConfig, op: Op) -> Timing:
     rate = active * cfg.core_flops_per_cycle(fmt) * cfg.clock_hz(active) * cfg.gemm_efficiency
     core_s = flops * imbalance / rate
     a, b, c = (x / calls for x in _gemm_bytes(op))
+    w = _weight_read_bytes(op) / calls
     level = cfg.level_of(a + b + c, active)
     kc, nc = _blocking(cfg, op.precision.act_bits / 8.0)
     k_blocks = math.ceil(k / kc)
     ab = a + b if level in ("l1", "l2") else a * math.ceil(n / nc) + b
     bw = cfg.bandwidth(level, active)
     c_moves = c * (1 + 2 * k_blocks)  # beta pass, then read and write per kc block
-    call_s = max(core_s, ab / bw) + c_moves / bw + _call_overhead_s(cfg, active)
+    t_ab = max(ab / bw, _cold_s(cfg, w, level, active))
+    call_s = max(core_s, t_ab) + c_moves / bw + _call_overhead_s(cfg, active)
+    read, write = calls * (ab + c * k_blocks), calls * c * (1 + k_blocks)
+    dram = (read, write) if level == "dram" else (calls * w, 0.0)
     return Timing(latency_s=cfg.dispatch_s + calls * call_s, core_s=calls * core_s,
-                  active=active, fmt=fmt,
-                  level=level, read_bytes=calls * (ab + c * k_blocks),
-                  write_bytes=calls * c * (1 + k_blocks))
+                  active=active, fmt=fmt, level=level, read_bytes=read, write_bytes=write,
+                  dram_read_bytes=dram[0], dram_write_bytes=dram[1])
 
 
 def _vector_bytes(op: Op) -> tuple[float, float]:
@@ -147,20 +168,23 @@ def _vector(cfg: CPUConfig, op: Op) -> Timing:
         core_s = 2.0 * op.macs / (active * cfg.core_flops_per_cycle(fmt) * clock)
     else:
         core_s = op.flops / (active * cfg.lanes * cfg.fma_units * clock)
-    data_s = (read + write) / cfg.bandwidth(level, active)
+    w = _weight_read_bytes(op)
+    data_s = max((read + write) / cfg.bandwidth(level, active),
+                 _cold_s(cfg, w, level, active))
     latency = max(core_s, data_s) + cfg.dispatch_s + calls * _call_overhead_s(cfg, active)
+    dram = (read, write) if level == "dram" else (w, 0.0)
     return Timing(latency_s=latency, core_s=core_s, active=active, fmt=fmt, level=level,
-                  read_bytes=read, write_bytes=write)
+                  read_bytes=read, write_bytes=write, dram_read_bytes=dram[0],
+                  dram_write_bytes=dram[1])
 
 
 def _energy(cfg: CPUConfig, op: Op, t: Timing) -> EnergyBreakdown:
     """Dynamic energy estimate, capped by the active cores' share of the power budget."""
     macs = op.macs if op.kind in MAC_KINDS else op.flops / 2.0
-    moved = t.read_bytes + t.write_bytes
     raw = action_energy(
         tech=cfg.technology, mac_j=mac_energy_j(cfg.technology, t.fmt),
-        macs=macs, overhead=cfg.datapath_overhead, sram_bytes=moved,
-        sram_capacity_bytes=cfg.l2_bytes, dram_bytes=moved if t.level == "dram" else 0.0,
+        macs=macs, overhead=cfg.datapath_overhead, sram_bytes=t.read_bytes + t.write_bytes,
+        sram_capacity_bytes=cfg.l2_bytes, dram_bytes=t.dram_read_bytes + t.dram_write_bytes,
         dram_type=cfg.dram_type)
     budget_w = (cfg.tdp_w - cfg.idle_w) * t.active / cfg.cores
     return cap_to_power(raw, latency_s=t.latency_s, power_w=budget_w)
@@ -172,12 +196,11 @@ def _to_cost(cfg: CPUConfig, op: Op, t: Timing) -> OpCost:
     compute_cycles = min(t.core_s * clock, cycles)
     peak_macs = t.active * cfg.core_flops_per_cycle(t.fmt) / 2.0
     util = op.macs / (peak_macs * compute_cycles) if op.macs and compute_cycles else 0.0
-    dram = t.level == "dram"
     return OpCost(
         latency_s=t.latency_s, cycles=cycles, compute_cycles=compute_cycles,
         stall_cycles=cycles - compute_cycles, sram_read_bytes=t.read_bytes,
-        sram_write_bytes=t.write_bytes, dram_read_bytes=t.read_bytes if dram else 0.0,
-        dram_write_bytes=t.write_bytes if dram else 0.0, macs_executed=float(op.macs),
+        sram_write_bytes=t.write_bytes, dram_read_bytes=t.dram_read_bytes,
+        dram_write_bytes=t.dram_write_bytes, macs_executed=float(op.macs),
         utilization=min(util, 1.0), energy=_energy(cfg, op, t),
     )
 

@@ -67,7 +67,8 @@ def _is_sparse_2_4(gpu: GPUConfig, op: Op, fmt: str) -> bool:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What a GEMM plan depends on: dims, operand bytes (A, B, C) and the compute format."""
+    """What a GEMM plan depends on: dims, operand bytes (A, B, C; ``w`` of B are weights)
+    and the compute format."""
 
     g: int
     m: int
@@ -77,6 +78,7 @@ class _Shape:
     a: float
     b: float
     c: float
+    w: float
     fmt: str
     sparse: bool
 
@@ -91,8 +93,8 @@ def _shape(gpu: GPUConfig, op: Op) -> _Shape:
     if sparse:
         b = b / 2.0 * (1.0 + 2.0 / op.precision.weight_bits)
     g, m, k, n = op.gemm
-    return _Shape(g=g, m=m, k=k, n=n, elem=act, a=a, b=b, c=op.output_bytes, fmt=fmt,
-                  sparse=sparse)
+    return _Shape(g=g, m=m, k=k, n=n, elem=act, a=a, b=b, c=op.output_bytes,
+                  w=b if op.weight_shape else 0.0, fmt=fmt, sparse=sparse)
 
 
 def _feasible(gpu: GPUConfig, bm: int, bn: int, bk: int, elem: float) -> bool:
@@ -112,16 +114,22 @@ def _step_cycles(gpu: GPUConfig, bm: int, bn: int, bk: int, rate: float,
     return max(math_c, l2_c, smem / gpu.smem_bw_bytes_per_cycle_per_sm)
 
 
-def _dram_reads(gpu: GPUConfig, a: float, b: float, c: float, grid: tuple[int, int, int]) -> float:
-    """DRAM bytes read: 0 when warm in L2, else A once per band of resident N tiles and B
-    once per band of resident M tiles (the concurrently running CTAs form the bands)."""
-    if a + b + c <= gpu.l2_bytes / 2:
-        return 0.0
+def _dram_traffic(gpu: GPUConfig, sh: _Shape, grid: tuple[int, int, int]) -> tuple[float, float]:
+    """DRAM bytes read and written by a GEMM.
+
+    Warm (operands fit in half of L2): only the weights are read, once (an inference reads
+    each weight once, so they are never left in L2 by an earlier op), and C stays in L2.
+    Otherwise A is read once per band of resident N tiles and B once per band of resident M
+    tiles (the concurrently running CTAs form the bands), and C is written.
+    """
+    a, b = sh.a, sh.b
+    if a + b + sh.c <= gpu.l2_bytes / 2:
+        return sh.w, 0.0
     tiles_m, tiles_n, ctas = grid
     resident = min(ctas, gpu.sms)
     rows = min(tiles_m, math.ceil(math.sqrt(resident)))
     cols = min(tiles_n, math.ceil(resident / rows))
-    return max(a + b, a * math.ceil(tiles_n / cols) + b * math.ceil(tiles_m / rows))
+    return max(a + b, a * math.ceil(tiles_n / cols) + b * math.ceil(tiles_m / rows)), sh.c
 
 
 def _hbm_bw(gpu: GPUConfig) -> float:
@@ -139,7 +147,7 @@ def _plan(gpu: GPUConfig, sh: _Shape, tile: tuple[int, int], split: int) -> Gemm
     if not _feasible(gpu, bm, bn, bk, sh.elem) or (split > 1 and k / split < 2 * bk):
         return None
     rate = gpu.rates()[sh.fmt] * (2.0 if sh.sparse else 1.0)
-    a, b, c = sh.a, sh.b, sh.c
+    b, c = sh.b, sh.c
     ab_elem = (sh.elem, b / (g * k * n))  # A tiles are im2col rows for convolutions
     tiles_m, tiles_n = math.ceil(m / bm), math.ceil(n / bn)
     ctas = g * tiles_m * tiles_n * split
@@ -149,8 +157,7 @@ def _plan(gpu: GPUConfig, sh: _Shape, tile: tuple[int, int], split: int) -> Gemm
     cta = (gpu.dram_latency_s * gpu.freq_hz + steps * _step_cycles(gpu, bm, bn, bk, rate, ab_elem)
            + epilogue)
     waves = math.ceil(ctas / gpu.sms)
-    reads = _dram_reads(gpu, a, b, c, (tiles_m, tiles_n, ctas))
-    writes = c if reads else 0.0
+    reads, writes = _dram_traffic(gpu, sh, (tiles_m, tiles_n, ctas))
     reduce_s = 0.0
     if split > 1:
         partials = 2.0 * split * g * m * n * _ACC_BYTES + c
@@ -205,23 +212,32 @@ def _gemm_cost(gpu: GPUConfig, op: Op) -> OpCost:
                    dram=(plan.dram_read_bytes, plan.dram_write_bytes))
 
 
-def _stream_bytes(op: Op) -> tuple[float, float]:
-    """Bytes read and written by a memory-bound kernel."""
+def _stream_bytes(op: Op) -> tuple[float, float, float]:
+    """Bytes read and written by a memory-bound kernel, and the weight bytes of the reads
+    (the weights, or the rows an embedding gathers)."""
     if op.kind is OpKind.EMBEDDING:
         ids = math.prod(op.in_shapes[0]) * _ID_BYTES
-        return ids + op.out_elements * op.precision.weight_bits / 8.0, op.output_bytes
-    return op.input_bytes + op.weight_bytes, op.output_bytes
+        rows = op.out_elements * op.precision.weight_bits / 8.0
+        return ids + rows, op.output_bytes, rows
+    return op.input_bytes + op.weight_bytes, op.output_bytes, op.weight_bytes
 
 
 def _stream_cost(gpu: GPUConfig, op: Op) -> OpCost:
-    """A memory-bound kernel: one DRAM latency, then bytes at L2 or HBM bandwidth."""
-    read, write = _stream_bytes(op)
+    """A memory-bound kernel: one DRAM latency, then bytes at L2 or HBM bandwidth.
+
+    When its data fit in half of L2 they are warm there, except the weights, which come
+    from HBM (an inference reads each weight once).
+    """
+    read, write, weights = _stream_bytes(op)
     warm = read + write <= gpu.l2_bytes / 2
-    data_s = (read + write) / (_l2_bw(gpu) if warm else _hbm_bw(gpu))
+    if warm:
+        data_s = max((read + write) / _l2_bw(gpu), weights / _hbm_bw(gpu))
+    else:
+        data_s = (read + write) / _hbm_bw(gpu)
     flops = op.flops if op.kind not in MAC_KINDS else 2.0 * op.macs
     compute_s = flops / (gpu.fp32_ops_per_cycle_per_sm * gpu.sms * gpu.freq_hz)
     latency = gpu.dram_latency_s + max(data_s, compute_s) + _fixed_s(gpu)
-    dram = (0.0, 0.0) if warm else (read, write)
+    dram = (weights, 0.0) if warm else (read, write)
     return _finish(gpu, op, latency=latency, compute_cycles=compute_s * gpu.freq_hz,
                    fmt="fp32", executed=float(op.macs), util=0.0, l2_bytes=read, dram=dram)
 

@@ -5,7 +5,9 @@ at the SIMD peak of the op's compute format times a micro-kernel efficiency, wit
 padded to the register tile and the work split into micro-tiles over the cores (imbalance is
 ``ceil(tiles / cores)`` over ``tiles / cores``). Data come from the *home level*, the smallest
 cache whose capacity holds the op's working set (else DRAM), at that level's streaming
-bandwidth, which already includes the transfers through the levels above it. GotoBLAS
+bandwidth, which already includes the transfers through the levels above it; the weights
+(an embedding's gathered rows) come from DRAM in any case, overlapped with the rest (an
+inference reads each weight once, so no earlier op left them in a cache). GotoBLAS
 blocking sets the volumes: A re-read once per ``nc`` panel of B, B once, C written by the
 ``beta`` pass and read and written once per ``kc`` block of K.
 

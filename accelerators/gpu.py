@@ -8,12 +8,13 @@ shared-memory operand reads; CTAs run in waves of one per SM (wave quantisation)
 pipeline fill of one DRAM latency and before an epilogue that stores the tile. DRAM traffic
 counts A re-read once per band of resident N tiles and B once per band of resident M tiles;
 a GEMM takes the longer of its waves and its DRAM time. Split-K adds a reduction of fp32
-partials. Operands that together fit in half of L2 are served from L2 (warm, as in repeated
-calls and producer-consumer chains).
+partials. Operands that together fit in half of L2 are served from L2 (warm, as in
+producer-consumer chains), except the weights, which are read from HBM once (an inference
+reads each weight once, so no earlier kernel left them in L2).
 
 Memory-bound kernels (elementwise, softmax, normalisation, pooling, embedding gathers,
-copies) move their bytes at the achievable HBM bandwidth (or L2's, when warm) after one DRAM
-latency. Every kernel pays ``kernel_launch_s``; ``host_overhead_s`` adds the host side of a
+copies) move their bytes at the achievable HBM bandwidth (or L2's, when warm; weights still
+come from HBM) after one DRAM latency. Every kernel pays ``kernel_launch_s``; ``host_overhead_s`` adds the host side of a
 synchronous framework call (0 when launches are pipelined: CUDA graphs, TensorRT). With
 ``fuse_epilogues`` the elementwise ops and batch norms an inference compiler folds into the
 preceding GEMM cost nothing. Attention is its two products and a softmax;

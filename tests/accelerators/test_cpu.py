@@ -150,6 +150,20 @@ def test_small_ops_run_on_one_core():
     assert cost.cycles == pytest.approx(cost.latency_s * XEON_8380.clock_hz(1))
 
 
+@pytest.mark.parametrize("cpu", list(PRESETS.values()), ids=list(PRESETS))
+@pytest.mark.parametrize(("m", "k", "n"), [(1, 4096, 4096), (1, 4096, 11008), (16, 1024, 1024)])
+def test_weights_stream_from_dram_even_when_they_fit_a_cache(cpu, m, k, n):
+    """A product's weights cross DRAM once per call (an inference reads each weight once):
+    a decode-style fp16 GEMV whose weights fit the last-level cache still takes at least
+    its weight bytes over the DRAM bandwidth, and they count as DRAM traffic."""
+    op = Op(name="fc", kind=OpKind.MATMUL, inputs=("x",), in_shapes=((m, k),),
+            out_shape=(m, n), weight_shape=(k, n), precision=Precision.of("fp16"))
+    cost = cpu.op_cost(op)
+    assert cost.dram_read_bytes >= op.weight_bytes
+    assert cost.latency_s >= op.weight_bytes / cpu.dram_bw_bytes_per_s
+    assert cost.energy.dram_j > 0
+
+
 def test_sparsity_is_not_exploited():
     """A dense CPU kernel gains nothing from pruned weights."""
     dense = Op(name="fc", kind=OpKind.MATMUL, inputs=("x",), in_shapes=((256, 1024),),

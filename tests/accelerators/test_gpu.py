@@ -167,6 +167,22 @@ def test_structured_sparsity_only_where_supported():
     assert V100_SXM2.op_cost(sparse).latency_s == V100_SXM2.op_cost(dense).latency_s
 
 
+@pytest.mark.parametrize("gpu", list(PRESETS.values()), ids=list(PRESETS))
+@pytest.mark.parametrize(("m", "k", "n", "fmt"), [
+    (1, 1024, 1024, "fp16"), (1, 2048, 1024, "int8"), (16, 1024, 1024, "fp16"),
+    (8, 1024, 2048, "int8")])
+def test_weights_come_from_hbm_even_when_they_fit_l2(gpu, m, k, n, fmt):
+    """A product's weights cross HBM once (an inference reads each weight once): a decode
+    GEMV or small-batch GEMM whose operands fit in half of L2 still takes at least its
+    weight bytes over the HBM bandwidth, and they count as DRAM traffic."""
+    op = linear(m, k, n, precision=Precision.of(fmt))
+    assert op.weight_bytes <= gpu.l2_bytes / 2
+    cost = gpu.op_cost(op)
+    assert cost.dram_read_bytes >= op.weight_bytes
+    assert cost.latency_s >= op.weight_bytes / gpu.hbm_bw_bytes_per_s
+    assert cost.energy.dram_j > 0
+
+
 def test_fused_epilogues_make_pointwise_ops_free():
     """With fuse_epilogues an elementwise op costs nothing; without it, a kernel."""
     fused = dataclasses.replace(A100_80GB_SXM, fuse_epilogues=True)
