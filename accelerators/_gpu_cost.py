@@ -58,9 +58,17 @@ class GemmPlan:
     sparse: bool
 
 
+def _fits_2_4(n: int, m: int) -> bool:
+    """Whether every aligned block of 4 of an ``n:m`` tensor holds at most 2 nonzeros
+    (1:2, 2:4, 1:4, 2:8 ... all run as 2:4)."""
+    if 4 % m == 0:
+        return (4 // m) * n <= 2
+    return m % 4 == 0 and min(n, 4) <= 2
+
+
 def _is_sparse_2_4(gpu: GPUConfig, op: Op, fmt: str) -> bool:
     s = op.sparsity
-    nm = s.pattern is SparsityPattern.NM and s.n * 2 == s.m and s.m in (2, 4)
+    nm = s.pattern is SparsityPattern.NM and _fits_2_4(s.n, s.m)
     tensor = fmt != "fp32" or gpu.tf32_for_fp32
     return gpu.sparse_2_4 and nm and tensor and bool(op.weight_shape)
 

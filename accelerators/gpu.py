@@ -14,15 +14,17 @@ reads each weight once, so no earlier kernel left them in L2).
 
 Memory-bound kernels (elementwise, softmax, normalisation, pooling, embedding gathers,
 copies) move their bytes at the achievable HBM bandwidth (or L2's, when warm; weights still
-come from HBM) after one DRAM latency. Every kernel pays ``kernel_launch_s``; ``host_overhead_s`` adds the host side of a
-synchronous framework call (0 when launches are pipelined: CUDA graphs, TensorRT). With
-``fuse_epilogues`` the elementwise ops and batch norms an inference compiler folds into the
-preceding GEMM cost nothing. Attention is its two products and a softmax;
-``fused_attention_cost`` prices the FlashAttention kernel that reads Q, K and V once.
+come from HBM) after one DRAM latency. Every kernel pays ``kernel_launch_s``;
+``host_overhead_s`` adds the host side of a synchronous framework call (0 when launches are
+pipelined: CUDA graphs, TensorRT). With ``fuse_epilogues`` the elementwise ops and batch
+norms an inference compiler folds into the preceding GEMM cost nothing. Attention is its two
+products and a softmax; ``fused_attention_cost`` prices the FlashAttention kernel that reads
+Q, K and V once.
 
 Formats without tensor-core support run in the next wider supported format (bandwidth gain
-only). 2:4 structured weight sparsity doubles tensor throughput and halves weight bytes where
-``sparse_2_4`` is set (Ampere and later); other sparsity is not exploited.
+only). 2:4 structured weight sparsity (and any N:M pattern that satisfies it: 1:2, 1:4, 2:8)
+doubles tensor throughput and halves weight bytes where ``sparse_2_4`` is set (Ampere and
+later); other sparsity is not exploited.
 
 Energy is an estimate: per-action energies from ``hwsim.tech`` (MACs times a datapath
 overhead, L2 reads, HBM bits), capped at ``tdp_w - idle_w`` times the latency.

@@ -183,6 +183,15 @@ def test_weights_come_from_hbm_even_when_they_fit_l2(gpu, m, k, n, fmt):
     assert cost.energy.dram_j > 0
 
 
+@pytest.mark.parametrize(("n", "m", "runs_sparse"), [
+    (1, 2, True), (2, 4, True), (1, 4, True), (2, 8, True), (3, 8, False), (1, 3, False)])
+def test_patterns_that_satisfy_2_4_run_sparse(n, m, runs_sparse):
+    """Weights whose every aligned block of 4 holds at most 2 nonzeros (1:4, 2:8 as well as
+    2:4) run on the 2:4 sparse tensor cores; 3:8 and 1:3 do not."""
+    sparse = gemm_plan(A100_80GB_SXM, linear(4096, 4096, 4096, sparsity=Sparsity.n_m(n, m)))
+    assert sparse.sparse is runs_sparse
+
+
 def test_fused_epilogues_make_pointwise_ops_free():
     """With fuse_epilogues an elementwise op costs nothing; without it, a kernel."""
     fused = dataclasses.replace(A100_80GB_SXM, fuse_epilogues=True)
