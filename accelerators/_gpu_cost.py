@@ -111,12 +111,19 @@ def _feasible(gpu: GPUConfig, bm: int, bn: int, bk: int, elem: float) -> bool:
     return bm * bn * _ACC_BYTES <= gpu.regs_bytes_per_sm and smem <= gpu.smem_bytes_per_sm
 
 
+def _l2_share(gpu: GPUConfig, ctas: int) -> float:
+    """L2 bytes per cycle one CTA receives: the chip's L2 bandwidth split over the SMs in
+    use, at most what the SM's shared memory can take in."""
+    return min(gpu.l2_bw_bytes_per_cycle / min(ctas, gpu.sms),
+               gpu.smem_bw_bytes_per_cycle_per_sm)
+
+
 def _step_cycles(gpu: GPUConfig, bm: int, bn: int, bk: int, rate: float,
-                 ab_bytes: tuple[float, float]) -> float:
+                 ab_bytes: tuple[float, float], l2_share: float) -> float:
     """Cycles of one K step of a CTA: the slowest of math, L2 loads and smem reads."""
     math_c = 2.0 * bm * bn * bk / (rate * gpu.tensor_efficiency)
     loads = (bm * ab_bytes[0] + bn * ab_bytes[1]) * bk
-    l2_c = loads / (gpu.l2_bw_bytes_per_cycle / gpu.sms)
+    l2_c = loads / l2_share
     warp_m, warp_n = min(64, bm // 2), min(64, bn // 2)  # 4-8 warps, each a 64x64 or less
     smem = (bm * ab_bytes[0] * (bn // warp_n) + bn * ab_bytes[1] * (bm // warp_m)) * bk
     return max(math_c, l2_c, smem / gpu.smem_bw_bytes_per_cycle_per_sm)
@@ -161,9 +168,10 @@ def _plan(gpu: GPUConfig, sh: _Shape, tile: tuple[int, int], split: int) -> Gemm
     ctas = g * tiles_m * tiles_n * split
     steps = math.ceil(math.ceil(k / split) / bk)
     out_elem = _ACC_BYTES if split > 1 else c / (g * m * n)
-    epilogue = bm * bn * out_elem / (gpu.l2_bw_bytes_per_cycle / gpu.sms)
-    cta = (gpu.dram_latency_s * gpu.freq_hz + steps * _step_cycles(gpu, bm, bn, bk, rate, ab_elem)
-           + epilogue)
+    share = _l2_share(gpu, ctas)
+    epilogue = bm * bn * out_elem / share
+    cta = (gpu.dram_latency_s * gpu.freq_hz
+           + steps * _step_cycles(gpu, bm, bn, bk, rate, ab_elem, share) + epilogue)
     waves = math.ceil(ctas / gpu.sms)
     reads, writes = _dram_traffic(gpu, sh, (tiles_m, tiles_n, ctas))
     reduce_s = 0.0

@@ -120,6 +120,15 @@ def test_more_clock_or_bandwidth_is_never_slower(field, op):
     assert faster.op_cost(op).latency_s <= A100_80GB_SXM.op_cost(op).latency_s * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("op", [linear(784, 1152, 128, precision=Precision.of("int8")),
+                                linear(128, 768, 768), matmul(8192, 8192, 8192)], ids=str)
+def test_more_sms_are_never_slower(op):
+    """Doubling the SMs at the same L2 bandwidth never slows a product: a grid smaller than
+    the chip splits L2 over the SMs it uses, not over every SM."""
+    more = dataclasses.replace(A100_80GB_SXM, sms=2 * A100_80GB_SXM.sms)
+    assert more.op_cost(op).latency_s <= A100_80GB_SXM.op_cost(op).latency_s * (1 + 1e-12)
+
+
 def test_compute_bound_gemm_scales_with_clock():
     """A large fp16 product takes about 1/f: doubling the clock halves its time."""
     base = dataclasses.replace(A100_80GB_SXM, kernel_launch_s=0.0, dram_latency_s=0.0)
