@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from hwsim._opchecks import as_tuple, check_op
+from hwsim._opchecks import as_int, as_shape, as_tuple, check_op
 from hwsim.numerics import NumberFormat, Precision, Sparsity, SparsityPattern
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ class Op:
     bias : whether the op adds a learned bias of one value per output feature.
     kernel, stride, padding, groups : conv2d / pool geometry (height, width).
     func : elementwise function, pool mode ('max' / 'avg'), norm type, or move kind.
-    weight_tied_to : name of the op whose weights this op reuses (not counted as parameters).
+    weight_tied_to : name of the op whose weight tensor this op reuses (not counted again as
+        parameters or stored bytes; a bias of its own still counts).
     precision, sparsity : numeric format and density.
     """
 
@@ -99,10 +100,15 @@ class Op:
     sparsity: Sparsity = field(default_factory=Sparsity)
 
     def __post_init__(self) -> None:
+        if self.kind not in tuple(OpKind):
+            raise ValueError(f"op {self.name!r}: kind must be one of "
+                             f"{', '.join(OpKind)}, got {self.kind!r}")
         object.__setattr__(self, "kind", OpKind(self.kind))
-        for name in ("inputs", "in_shapes", "out_shape", "weight_shape"):
-            object.__setattr__(self, name, as_tuple(getattr(self, name)))
-        object.__setattr__(self, "in_shapes", tuple(as_tuple(s) for s in self.in_shapes))
+        object.__setattr__(self, "inputs", as_tuple(self.inputs))
+        for name in ("out_shape", "weight_shape", "kernel", "stride", "padding"):
+            object.__setattr__(self, name, as_shape(getattr(self, name)))
+        object.__setattr__(self, "in_shapes", tuple(as_shape(s) for s in as_tuple(self.in_shapes)))
+        object.__setattr__(self, "groups", as_int(self.groups))
         check_op(self)
 
     def replace(self, **changes: Any) -> Op:
@@ -158,10 +164,8 @@ class Op:
     @property
     def params(self) -> int:
         """Learned parameters owned by this op (weights plus bias; tied weights count zero)."""
-        if self.weight_tied_to:
-            return 0
-        n = _prod(self.weight_shape) if self.weight_shape else 0
-        return n + (self.out_features if self.bias else 0)
+        n = _prod(self.weight_shape) if self.weight_shape and not self.weight_tied_to else 0
+        return n + self._bias_elements
 
     @property
     def out_features(self) -> int:
@@ -178,12 +182,35 @@ class Op:
         return sum(_prod(s) for s in self.in_shapes) * self.precision.act_bits / 8.0
 
     @property
+    def _bias_elements(self) -> int:
+        return self.out_features if self.bias else 0
+
+    @property
     def weight_bytes(self) -> float:
         """Bytes of the dense weight tensor (plus bias) at the weight precision."""
-        n = (_prod(self.weight_shape) if self.weight_shape else 0) + (
-            self.out_features if self.bias else 0
-        )
+        n = (_prod(self.weight_shape) if self.weight_shape else 0) + self._bias_elements
         return n * self.precision.weight_bits / 8.0
+
+    @property
+    def weight_read_bytes(self) -> float:
+        """Bytes of weights one execution of the op must read, at the weight precision.
+
+        The whole tensor (plus bias) for every kind but embeddings: a lookup reads only the
+        rows it gathers, at most one per id and never more than the table holds. Cost models
+        that charge weight traffic should use this figure, not ``weight_bytes``.
+        """
+        if self.kind is not OpKind.EMBEDDING:
+            return self.weight_bytes
+        vocab, dim = self.weight_shape
+        rows = min(_prod(self.in_shapes[0]), vocab)
+        return rows * dim * self.precision.weight_bits / 8.0
+
+    @property
+    def owned_weight_bytes(self) -> float:
+        """Bytes of the weights this op stores: its tensor unless tied, plus its own bias."""
+        if not self.weight_tied_to:
+            return self.weight_bytes
+        return self._bias_elements * self.precision.weight_bits / 8.0
 
     @property
     def output_bytes(self) -> float:
@@ -192,8 +219,9 @@ class Op:
 
     @property
     def intensity(self) -> float:
-        """Arithmetic intensity: FLOPs per byte of compulsory traffic (inputs, weights, output)."""
-        traffic = self.input_bytes + self.weight_bytes + self.output_bytes
+        """Arithmetic intensity: FLOPs per byte of compulsory traffic (inputs, weights read,
+        output)."""
+        traffic = self.input_bytes + self.weight_read_bytes + self.output_bytes
         return self.flops / traffic if traffic else 0.0
 
 
@@ -239,7 +267,8 @@ class Graph:
     """Ops in topological order with edges given by each op's ``inputs``.
 
     Built with ``Graph(ops)`` (any order); validated on construction: unique names, inputs
-    that name ops, no cycles, each input shape equal to its producer's output shape.
+    that name ops, no cycles, each input shape equal to its producer's output shape, and
+    weight ties that name an untied op of the graph holding as many weights.
     """
 
     ops: tuple[Op, ...]
@@ -258,6 +287,19 @@ class Graph:
                         f"op {op.name!r}: in_shapes[{i}] is {op.in_shapes[i]} but input "
                         f"{src!r} produces {got}"
                     )
+            if op.weight_tied_to:
+                self._check_tie(op)
+
+    def _check_tie(self, op: Op) -> None:
+        target = self._index.get(op.weight_tied_to)
+        if target is None or target.weight_tied_to:
+            raise ValueError(f"op {op.name!r}: weight_tied_to {op.weight_tied_to!r} must name "
+                             "an op of the graph whose weights are not tied themselves")
+        if _prod(target.weight_shape or (0,)) != _prod(op.weight_shape):
+            raise ValueError(
+                f"op {op.name!r}: weight_shape {op.weight_shape} holds a different number of "
+                f"weights than {target.name!r}'s {target.weight_shape}, to which it is tied"
+            )
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -301,8 +343,8 @@ class Graph:
 
     @property
     def weight_bytes(self) -> float:
-        """Total weight bytes at each op's precision (tied weights counted once)."""
-        return sum(op.weight_bytes for op in self.ops if not op.weight_tied_to)
+        """Total stored weight bytes at each op's precision (tied weights counted once)."""
+        return sum(op.owned_weight_bytes for op in self.ops)
 
     def summary(self) -> pd.DataFrame:
         """One row per op: kind, shapes, MACs, FLOPs, params, bytes, intensity, precision."""

@@ -148,8 +148,9 @@ class GraphBuilder:
                          (*ids.shape, dim), weight_shape=(vocab, dim))
 
     def concat(self, xs: list[Tensor], axis: int, name: str | None = None) -> Tensor:
-        """Concatenation along ``axis``."""
+        """Concatenation along ``axis`` (negative counts from the end)."""
         out = list(xs[0].shape)
+        axis %= len(out)
         out[axis] = sum(t.shape[axis] for t in xs)
         return self._add(self._name(name, "concat"), OpKind.CONCAT, tuple(xs), tuple(out),
                          func=str(axis))

@@ -156,3 +156,110 @@ def test_summary_and_totals_agree():
     assert s["macs"].sum() == g.macs
     assert s["params"].sum() == g.params
     assert g.totals()["ops"] == 4
+
+
+def _vec(name="v", kind="elementwise", n_inputs=1, shape=(2, 4), **fields):
+    return Op(name=name, kind=kind, inputs=tuple(f"i{k}" for k in range(n_inputs)),
+              in_shapes=(shape,) * n_inputs, out_shape=shape, **fields)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: _vec(n_inputs=0), "number of inputs must be >= 1 for elementwise"),
+        (lambda: _vec(kind="softmax", n_inputs=2), "number of inputs must be 1 for softmax"),
+        (lambda: _vec(kind="norm", n_inputs=0), "number of inputs must be 1 for norm"),
+        (lambda: _vec(kind="concat", n_inputs=0), "number of inputs must be >= 1 for concat"),
+        (lambda: Op(name="v", kind="embedding", out_shape=(2, 4), weight_shape=(10, 4)),
+         "number of inputs must be 1 for embedding"),
+        (lambda: _vec(kind="input"), "number of inputs must be 0 for input"),
+        (lambda: _vec(weight_shape=(4, 4)), "weight_shape must be \\(\\) for elementwise"),
+        (lambda: _vec(kind="softmax", bias=True), "bias must be False for softmax"),
+        (lambda: _vec(kind="norm", weight_shape=(4,)), "weight_shape must have 2 dims"),
+        (lambda: _vec(weight_tied_to="w"), "weight_tied_to must be ''"),
+        (lambda: _vec(kind="concat", func="x"), "func must name a concat axis in -2..1"),
+        (lambda: _vec(kind="concat", func="2"), "func must name a concat axis"),
+        (lambda: _vec(precision="int8"), "precision must be a Precision"),
+        (lambda: _vec(sparsity=0.5), "sparsity must be a Sparsity"),
+        (lambda: _vec(shape=(2, True)), "must have positive integer dims"),
+        (lambda: _vec(kind="bogus"), "kind must be one of input, conv2d"),
+        (lambda: _conv().replace(groups=1.0), "groups must be an integer >= 1, got 1.0"),
+        (lambda: _conv().replace(stride=(1,)), "stride must be two integers >= 1"),
+        (lambda: _conv().replace(padding=(1, 1, 1)), "padding must be two integers >= 0"),
+        (lambda: Op(name="v", kind="pool", inputs=("x",), in_shapes=((1, 3, 8, 8),),
+                    out_shape=(1, 3, 4, 4), kernel=(2, 2), stride=(2, 2), func="median"),
+         "func must be one of max, avg for pool"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_malformed_ops_name_op_and_field(build, match):
+    """Wrong input counts, stray weights or bias, bad geometry and types are clear errors."""
+    with pytest.raises(ValueError, match=r"op '[vc]'.*" + match):
+        build()
+
+
+def test_numpy_integers_and_lists_are_normalised():
+    """NumPy integer dims and list geometry become plain int tuples (hashable, comparable)."""
+    import numpy as np
+
+    op = _conv(in_shape=(1, 3, np.int64(8), 8)).replace(stride=[1, 1], groups=np.int32(1))
+    assert op.in_shapes == ((1, 3, 8, 8),)
+    assert type(op.in_shapes[0][2]) is int
+    assert op.stride == (1, 1)
+    assert type(op.groups) is int
+    assert hash(op) == hash(_conv())
+
+
+def test_concat_accepts_a_negative_axis():
+    """A concat along axis -1 is the concat along the last axis."""
+    op = Op(name="cat", kind="concat", inputs=("a", "b"), in_shapes=((1, 2, 3), (1, 2, 4)),
+            out_shape=(1, 2, 7), func="-1")
+    assert op.out_elements == 14
+
+
+def _embedding(tokens, vocab=30522, dim=768, precision=None):
+    return Op(name="emb", kind="embedding", inputs=("ids",), in_shapes=((1, tokens),),
+              out_shape=(1, tokens, dim), weight_shape=(vocab, dim),
+              precision=precision or Precision())
+
+
+def test_embedding_reads_only_gathered_rows():
+    """A lookup reads one row per id (at most the table), not the whole table it stores."""
+    op = _embedding(128)
+    assert op.weight_bytes == 30522 * 768 * 4
+    assert op.weight_read_bytes == 128 * 768 * 4
+    assert _embedding(128, vocab=2).weight_read_bytes == 2 * 768 * 4
+    int8 = _embedding(128, precision=Precision.of("int8"))
+    assert int8.weight_read_bytes == 128 * 768
+    assert _conv().weight_read_bytes == _conv().weight_bytes
+
+
+def _tied_pair(bias=False):
+    ids = Op(name="ids", kind="input", out_shape=(1, 4))
+    emb = Op(name="emb", kind="embedding", inputs=("ids",), in_shapes=((1, 4),),
+             out_shape=(1, 4, 8), weight_shape=(100, 8))
+    head = Op(name="head", kind="matmul", inputs=("emb",), in_shapes=((1, 4, 8),),
+              out_shape=(1, 4, 100), weight_shape=(8, 100), bias=bias, weight_tied_to="emb")
+    return ids, emb, head
+
+
+def test_tied_weights_counted_once_but_own_bias_counted():
+    """A tied head adds no weights of its own, but its bias is its own parameter."""
+    g = Graph(_tied_pair())
+    assert g.params == 800
+    assert g.weight_bytes == 800 * 4
+    gb = Graph(_tied_pair(bias=True))
+    assert gb.params == 900
+    assert gb.weight_bytes == 900 * 4
+    assert gb["head"].weight_bytes == 900 * 4  # it still reads the whole tied tensor
+
+
+def test_weight_tie_must_name_a_matching_op():
+    """A tie to a missing op or to a tensor of another size is rejected."""
+    ids, emb, head = _tied_pair()
+    with pytest.raises(ValueError, match="op 'head': weight_tied_to 'emb' must name an op"):
+        Graph((ids, head.replace(inputs=("ids2",)),
+               Op(name="ids2", kind="input", out_shape=(1, 4, 8))))
+    small = emb.replace(weight_shape=(50, 8))
+    with pytest.raises(ValueError, match="holds a different number of weights"):
+        Graph((ids, small, head))
