@@ -128,6 +128,9 @@ class SystolicConfig:
         weight double-buffer registers, local wiring).
     area_overhead_fraction : share of the die outside the array, SRAMs and vector unit
         (control, host and DRAM interfaces, I/O), 0..1.
+    idle_power_w : measured idle power of the chip, if known (W). The modelled static power
+        is leakage only (no clock tree, PLLs, DRAM and host interfaces); when this is larger
+        it is the static power instead. 0 (default): leakage only.
     host_kinds : op kinds the array does not run (``supports`` is False for them; in a
         ``hwsim.sim.System`` with a host they fall back to it), e.g. ``"embedding,softmax"``.
     """
@@ -153,6 +156,7 @@ class SystolicConfig:
     sram_word_bits: int = 64
     pe_area_factor: float = 2.0
     area_overhead_fraction: float = 0.35
+    idle_power_w: float = 0.0
     host_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -170,6 +174,7 @@ class SystolicConfig:
         _check_number("pe_area_factor", self.pe_area_factor, 0.0)
         _check_number("area_overhead_fraction", self.area_overhead_fraction, 0.0, 0.95,
                       low_open=False)
+        _check_number("idle_power_w", self.idle_power_w, 0.0, low_open=False)
         self._check_memory_and_node()
         for name in ("zero_gating", "keep_activations_on_chip"):
             if not isinstance(getattr(self, name), bool):
@@ -234,7 +239,8 @@ class SystolicConfig:
 
     @property
     def static_power_w(self) -> float:
-        """Leakage of the array, SRAMs and vector unit plus the control and I/O share."""
+        """Leakage of the array, SRAMs and vector unit plus the control and I/O share, or
+        ``idle_power_w`` when that is larger."""
         return float(physical.static_power_w(self, rows=self.rows, cols=self.cols,
                                              sram_bytes=self._sram_capacities()))
 

@@ -7,7 +7,8 @@ arrays (they broadcast), so one implementation serves ``op_cost`` and the vector
 Area: ``rows * cols`` PEs of ``pe_area_factor`` native-format MAC units, the three SRAMs, and
 ``vector_lanes`` 32-bit MAC units of the native kind (int32, or fp32 for a float native
 format), all over ``1 - area_overhead_fraction`` for control, host and DRAM interfaces and
-I/O. Leakage follows the same parts and the same overhead share.
+I/O. Leakage follows the same parts and the same overhead share; a measured
+``idle_power_w`` above it replaces it as the static power.
 SRAM access energy is that of one half of each double-buffered SRAM (the half an access
 hits), per ``sram_word_bits`` word, spread over the word's bytes.
 """
@@ -119,14 +120,15 @@ def area_mm2(config: SystolicConfig, *, rows: Any, cols: Any, sram_bytes: Sequen
 
 def static_power_w(config: SystolicConfig, *, rows: Any, cols: Any,
                    sram_bytes: Sequence[Any]) -> Any:
-    """Leakage power in watts (float, or array for array inputs)."""
+    """Static power in watts: leakage, or ``idle_power_w`` when larger (float, or array for
+    array inputs)."""
     tech = config.tech
     native = _native(config)
     pe = tech.mac_leakage_w(**_mac_kwargs(native)) * config.pe_area_factor
     lane = tech.mac_leakage_w(**_lane_kwargs(config)) * config.pe_area_factor
     sram = sum(tech.sram_leakage_w(capacity_bytes=np.asarray(c, np.float64)) for c in sram_bytes)
     core = np.asarray(rows) * np.asarray(cols) * pe + sram + config.vector_lanes * lane
-    return core / (1.0 - config.area_overhead_fraction)
+    return np.maximum(core / (1.0 - config.area_overhead_fraction), config.idle_power_w)
 
 
 def area_breakdown_mm2(config: SystolicConfig) -> dict[str, float]:

@@ -9,7 +9,9 @@ Sources:
   three buffers the unified buffer is the ifmap SRAM (it holds the activations the array
   reads), the weight FIFO the filter SRAM and the accumulators the ofmap SRAM (partial sums);
   activations stay in the unified buffer between layers (DRAM holds weights only). The
-  activation pipeline (256 results per cycle) is the vector unit.
+  activation pipeline (256 results per cycle) is the vector unit. Table 2 of the same paper
+  gives the die's measured power: 28 W idle (the static power here; the modelled leakage is
+  only ~3 W) and 40 W busy, 75 W TDP.
 * ``SCALESIM_32X32`` and ``SCALESIM_GOOGLE``: SCALE-Sim's shipped ``configs/scale.cfg``
   (32x32, OS, 64 KiB per SRAM) and ``configs/google.cfg`` (256x256, WS, ifmap and filter
   6144 KiB, ofmap 2048 KiB), both with a 10-word-per-cycle interface and 1-byte words, in
@@ -43,6 +45,7 @@ TPU_V1 = SystolicConfig(
     keep_activations_on_chip=True,
     vector_lanes=256,
     node_nm=28,
+    idle_power_w=28.0,
 )
 
 SCALESIM_32X32 = SystolicConfig(

@@ -14,7 +14,7 @@ from hwsim.accelerator import Accelerator, analytic_report
 from hwsim.graph import Op, OpKind, Precision, Sparsity, SparsityPattern
 from hwsim.units import MIB
 from workloads.builder import GraphBuilder
-from workloads.zoo import resnet18
+from workloads.zoo import resnet18, resnet50
 
 INT8 = Precision.integer(weight_bits=8, act_bits=8)
 INT4 = Precision.integer(weight_bits=4, act_bits=4)
@@ -65,6 +65,7 @@ CONFIGS = [
     ({"nm_sparsity": "2:4", "dataflow": "os"}, "nm_sparsity is supported only with dataflow"),
     ({"gated_mac_energy_fraction": 1.5}, r"gated_mac_energy_fraction must be a number in \[0"),
     ({"area_overhead_fraction": 1.0}, "area_overhead_fraction must be a number in"),
+    ({"idle_power_w": -1.0}, r"idle_power_w must be a number in \[0, inf\), got -1.0"),
     ({"zero_gating": "yes"}, "zero_gating must be a bool, got 'yes'"),
     ({"keep_activations_on_chip": 1}, "keep_activations_on_chip must be a bool, got 1"),
 ])
@@ -116,6 +117,23 @@ def test_tpu_v1_area_is_calibrated_to_the_published_floorplan():
     assert parts["total"] < 331
     assert parts["array"] / parts["total"] == pytest.approx(0.24, abs=0.03)
     assert parts["ifmap_sram"] / parts["total"] == pytest.approx(0.29, abs=0.05)
+
+
+def test_tpu_v1_power_on_resnet50_is_near_the_measured_40_w():
+    """TPU v1 draws 28 W idle and 40 W busy (Jouppi et al. 2017, Table 2): static power is
+    the measured idle, and an int8 ResNet-50 averages within 25% of the busy figure and
+    under the 75 W TDP."""
+    assert TPU_V1.static_power_w == 28.0
+    report = analytic_report(_int8(resnet50()), TPU_V1)
+    assert report.avg_power_w == pytest.approx(40.0, rel=0.25)
+    assert report.avg_power_w < 75.0
+
+
+def test_idle_power_replaces_smaller_leakage_only():
+    """idle_power_w is the static power when above the modelled leakage, else ignored."""
+    leak = SystolicConfig().static_power_w
+    assert dataclasses.replace(SystolicConfig(), idle_power_w=leak / 2).static_power_w == leak
+    assert dataclasses.replace(SystolicConfig(), idle_power_w=5.0).static_power_w == 5.0
 
 
 def test_area_and_leakage_grow_with_array_and_sram():

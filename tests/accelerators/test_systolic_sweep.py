@@ -193,9 +193,10 @@ def test_sweep_costs_equal_op_cost_at_every_point(mode, keep, net):
 @pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("mode", ["realistic", "scalesim"])
 def test_evaluate_designs_equals_analytic_report(mode, keep):
-    """evaluate_designs equals analytic_report at each point: latency, energy, area."""
+    """evaluate_designs equals analytic_report at each point (idle power too): latency, energy."""
     graph = resnet18(image_size=64).map_ops(lambda op: op.replace(precision=INT8))
-    d = _random_designs(SystolicConfig(mode=mode, keep_activations_on_chip=keep), 8, seed=2)
+    base = SystolicConfig(mode=mode, keep_activations_on_chip=keep, idle_power_w=1.1)
+    d = _random_designs(base, 8, seed=2)
     out = evaluate_designs(graph, d)
     for i in range(len(d)):
         report = analytic_report(graph, d.config(i))
