@@ -233,7 +233,7 @@ XEON_8380 = CPUConfig(
     core_dram_bw_bytes_per_s=12e9,  # estimate: one core is latency-bound
     tdp_w=270.0,  # ARK
     idle_w=90.0,  # estimate
-    area_mm2=628.0,  # estimate: XCC die as reported by die-shot analyses
+    area_mm2=628.0,  # estimate: Intel publishes no XCC die size; die-shot analyses give ~628
     node_nm=10.0,  # Intel 10 nm SuperFin
     dram_type="ddr4",
 )
@@ -253,7 +253,9 @@ XEON_8480 = CPUConfig(
     core_dram_bw_bytes_per_s=12e9,  # estimate
     tdp_w=350.0,  # ARK
     idle_w=100.0,  # estimate
-    area_mm2=1600.0,  # estimate: four tiles of about 400 mm2
+    # Four XCC tiles of ~400 mm2 each: Intel at Hot Chips 33 (2021), as reported by
+    # wccftech.com, "Sapphire Rapids-SP ... full XCC die measures around 400mm2".
+    area_mm2=1600.0,
     node_nm=10.0,  # Intel 7
     dram_type="ddr5",
 )
@@ -272,7 +274,9 @@ CORE_I7_1185G7 = CPUConfig(
     parallel_overhead_s=3e-6,
     tdp_w=28.0,  # ARK: configurable TDP-up 28 W
     idle_w=2.0,  # estimate
-    area_mm2=144.0,  # estimate: 4-core die as reported by die-shot analyses
+    # 13.64 x 10.71 mm from a 300 mm wafer's die count: AnandTech, "I Ran Off with Intel's
+    # Tiger Lake Wafer" (anandtech.com/show/15380, 2020).
+    area_mm2=146.1,
     node_nm=10.0,  # Intel 10 nm SuperFin
     dram_type="lpddr4",
 )
