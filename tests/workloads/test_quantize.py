@@ -439,3 +439,24 @@ def test_invalid_tensors_are_rejected(bad):
     """Empty or non-finite tensors raise ValueError."""
     with pytest.raises(ValueError, match="x must"):
         quantize(bad, fmt="fp16")
+
+
+@pytest.mark.parametrize("clip", ["max", "mse", "percentile"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_tiny_float32_ranges_do_not_break(clip, bits):
+    """A float32 range whose step underflows quantizes without error; zero stays code 0."""
+    x = np.array([1e-40, 0.0, -1e-40, 5e-41], dtype=np.float32)
+    r = quantize_uniform(x, bits=bits, clip=clip)
+    assert np.isfinite(r.values).all()
+    assert r.codes[1] == 0
+    assert 0.0 < r.sqnr_db < float("inf")
+
+
+def test_error_figures_are_float64_for_float32_input():
+    """MSE and SQNR of a float32 tensor are the float64 figures of its values, even when tiny."""
+    x = (_rng().standard_normal(1000) * 1e-22).astype(np.float32)
+    r = quantize_uniform(x, bits=4)
+    err = x.astype(np.float64) - r.values.astype(np.float64)
+    assert r.mse == pytest.approx(np.mean(err**2), rel=1e-9)
+    assert r.mse > 0.0
+    assert r.sqnr_db == pytest.approx(sqnr_db(x.astype(np.float64), r.values), rel=1e-9)

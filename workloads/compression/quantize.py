@@ -285,7 +285,7 @@ def _clip_range(blocks: np.ndarray, *, symmetric: bool, clip: str,
     if clip == "percentile":
         rows = np.moveaxis(blocks, 1, 0).reshape(blocks.shape[1], -1)
         if symmetric:
-            hi = np.percentile(np.abs(rows), percentile, axis=1)
+            hi = np.percentile(np.abs(rows), percentile, axis=1).astype(np.float64)
             return -hi, hi
         lo = np.percentile(rows, 100.0 - percentile, axis=1)
         hi = np.percentile(rows, percentile, axis=1)
@@ -304,9 +304,12 @@ def _params(lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int, binary: bool,
     """Scale (in ``dtype``) and integer zero point mapping ``[lo, hi]`` onto ``[qmin, qmax]``."""
     if binary:
         return np.where(hi > 0, hi, 1.0).astype(dtype), np.zeros_like(hi)
-    scale = (hi - lo) / (qmax - qmin)
-    scale = np.where(scale > 0, scale, 1.0)
-    return scale.astype(dtype), np.clip(np.rint(qmin - lo / scale), qmin, qmax)
+    exact = (hi - lo) / (qmax - qmin)
+    exact = np.where(exact > 0, exact, 1.0)
+    # Positive also after the cast: a tiny range can underflow to zero in float32.
+    scale = exact.astype(dtype)
+    scale = np.where(scale > 0, scale, np.ones((), dtype))
+    return scale, np.clip(np.rint(qmin - lo / exact), qmin, qmax)
 
 
 def _result(x: np.ndarray, axis: int | None, scale: np.ndarray, zero_point: np.ndarray,
@@ -399,9 +402,10 @@ def _quantize_kernel(blocks, scale, zero_point, qmin, qmax, binary, codes, value
                 code = _code_of(v, s, zp, qmin, qmax, binary)
                 codes[p, c, q] = code
                 values[p, c, q] = (code - zp) * s
-                d = v - values[p, c, q]
+                # Errors in float64: float32 squares of tiny values underflow to zero.
+                d = np.float64(v) - np.float64(values[p, c, q])
                 acc += d * d
-                signal += v * v
+                signal += np.float64(v) * np.float64(v)
             noise[c] += acc
     return noise, signal
 
