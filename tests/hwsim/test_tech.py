@@ -91,6 +91,15 @@ def test_wider_float_formats_cost_more() -> None:
     assert _fmt_mult_pj("bf16") > _fmt_mult_pj("fp8_e5m2")
 
 
+def test_narrow_float_multipliers_cost_what_their_significands_do() -> None:
+    """bf16 (8-bit significand) multiplies cheaper than fp16 (11-bit), and an fp8 multiply
+    costs about as much as an int8 one (1-1.5x), not several times more."""
+    assert _fmt_mult_pj("bf16") < 0.75 * _fmt_mult_pj("fp16")
+    for fmt in ("fp8_e4m3", "fp8_e5m2"):
+        assert 0.6 < _fmt_mult_pj(fmt) / _mult_pj(T45, 8, 8) < 1.5
+    assert _fmt_mult_pj("fp8_e5m2") < _fmt_mult_pj("fp8_e4m3")
+
+
 def test_float_format_widths_and_defaults() -> None:
     """Formats have their standard widths; float accumulates in fp32, int8 in 32 bits."""
     assert {k: f.bits for k, f in FLOAT_FORMATS.items()} == {
