@@ -107,7 +107,7 @@ def test_measured_density_from_masks():
         ({"defaults": {"weight_bits": 40}}, "weight_bits must be an integer in 1..32"),
         ({"layers": [{"match": "fc1", "weight_sparsity": 1.0}]},
          r"layers\[0\]: weight_sparsity must be in \[0, 1\)"),
-        ({"layers": [{"match": "nope"}]}, "layers: 'nope' matches no op"),
+        ({"layers": [{"match": "nope"}]}, r"layers\[0\]: 'nope' matches no op"),
         ({"layers": [{"weight_bits": 4}]}, "needs a 'match' key"),
         ({"defaults": {"format": "int3"}}, "format must be one of"),
         ({"defaults": {"pattern": "4:2"}}, "pattern must be one of"),
@@ -150,3 +150,141 @@ def test_drop_least_important_units():
         rank_units(g, {"layer1.1": 0.0})
     with pytest.raises(ValueError, match="n must be an integer in 0..12"):
         drop_least_important(g, scores, 13)
+
+
+def _precision(plan, op="fc1", model=zoo.mlp):
+    return CompressionPlan.from_dict(plan).apply(model())[op].precision
+
+
+def test_later_format_or_width_wins():
+    """A float format set later brings its width; a width set later must fit the format."""
+    assert _precision({"defaults": {"weight_bits": 8, "act_bits": 8},
+                       "layers": [{"match": "fc1", "format": "fp8_e4m3"}]}).label == "fp8_e4m3"
+    int4 = _precision({"defaults": {"format": "fp16"},
+                       "layers": [{"match": "fc1", "format": "int", "weight_bits": 4}]})
+    assert (int4.weight_fmt, int4.weight_bits, int4.act_bits) == (NumberFormat.INT, 4, 16)
+    assert _precision({"defaults": {"format": "int", "weight_bits": 8}}).label == "w8a32"
+    assert _precision({"defaults": {"format": "bf16"}}, op="fc2").label == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"defaults": {"format": "fp16", "weight_bits": 8}},
+         "defaults: weight_bits=8 does not fit the format fp16 \\(16 bits\\); set format: int"),
+        ({"defaults": {"format": "fp16"}, "layers": [{"match": "fc1", "act_bits": 8}]},
+         r"layers\[0\] \('fc1'\) on op 'fc1': act_bits=8 does not fit the inherited format fp16"),
+        ({"defaults": {"format": "int"}}, "format int needs weight_bits and/or act_bits"),
+        ({"defaults": {"pattern": "2:4", "weight_sparsity": 0.7}},
+         "weight_sparsity=0.7 does not fit the pattern 2:4"),
+        ({"defaults": {"pattern": "dense", "weight_sparsity": 0.5}},
+         "weight_sparsity=0.5 contradicts pattern dense"),
+        ({"defaults": {"pattern": "1:4"}, "layers": [{"match": "fc2", "weight_sparsity": 0.5}]},
+         "weight_sparsity=0.5 does not fit the inherited pattern 1:4"),
+        ({"channel_prune": [{"match": "fc1", "keep": 0.5}]},
+         r"channel_prune\[0\]: 'fc1' matches no conv2d op of mlp"),
+    ],
+)
+def test_contradictory_settings_rejected(data, match):
+    """Widths that do not fit a float format, int without widths and sparsity that
+    contradicts its pattern are errors, as is channel pruning of a layer that is no conv."""
+    with pytest.raises(ValueError, match=match):
+        CompressionPlan.from_dict(data).validate(zoo.mlp())
+
+
+def test_pattern_set_later_brings_its_sparsity():
+    """An N:M pattern over an inherited sparsity gives N/M; a sparsity alone is unstructured."""
+    c = CompressionPlan.from_dict({"defaults": {"weight_sparsity": 0.9},
+                                   "layers": [{"match": "fc2", "pattern": "2:4"}]}).apply(zoo.mlp())
+    assert c["fc1"].sparsity.pattern is SparsityPattern.UNSTRUCTURED
+    assert c["fc1"].sparsity.weight_density == pytest.approx(0.1)
+    assert c["fc2"].sparsity.pattern is SparsityPattern.NM
+    assert c["fc2"].sparsity.weight_density == 0.5
+
+
+@pytest.mark.parametrize(
+    ("masks", "match"),
+    [
+        ({"relu1": np.ones(4, bool)}, "masks\\['relu1'\\]: op 'relu1' is a elementwise without"),
+        ({"fc1": np.ones(7, bool)}, "masks\\['fc1'\\] has 7 entries but op 'fc1' has 401408"),
+    ],
+)
+def test_masks_must_fit_a_weight_tensor(masks, match):
+    """A mask for an op without weights, or of the wrong size, is an error."""
+    with pytest.raises(ValueError, match=match):
+        CompressionPlan().apply(zoo.mlp(), masks=masks)
+
+
+def test_mask_without_pattern_is_unstructured():
+    """A measured mask with zeros on a layer the plan leaves dense gives unstructured sparsity."""
+    g = zoo.mlp()
+    mask = np.arange(np.prod(g["fc1"].weight_shape)) % 4 == 0
+    op = CompressionPlan().apply(g, masks={"fc1": mask})["fc1"]
+    assert op.sparsity.pattern is SparsityPattern.UNSTRUCTURED
+    assert op.sparsity.weight_density == 0.25
+
+
+def test_depthwise_conv_cannot_be_pruned_alone():
+    """Pruning a depthwise conv directly names the conv that must be pruned instead."""
+    with pytest.raises(ValueError, match="'features.2.dw.conv' is a depthwise conv, whose "
+                                         "channels follow its input"):
+        prune_channels(zoo.mobilenet_v2(), {"features.2.dw.conv": 48})
+
+
+def test_channel_pruning_propagates_through_concat():
+    """A pruned branch of a channel concat shrinks the concat and the conv that reads it."""
+    from workloads.builder import GraphBuilder
+
+    b = GraphBuilder("cat")
+    x = b.input((1, 8, 4, 4))
+    y = b.concat([b.conv2d(x, 16, 3, padding=1, name="a"),
+                  b.conv2d(x, 16, 1, name="b")], axis=1)
+    b.conv2d(y, 4, 1, name="c")
+    c = prune_channels(b.build(), {"a": 4})
+    assert c["concat"].out_shape == (1, 20, 4, 4)
+    assert c["c"].weight_shape == (4, 20, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("model", "conv", "consumer", "macs_saved"),
+    [
+        # VGG-16's last conv feeds fc6 through a flatten: fc6 loses half its 25088 inputs.
+        ("vgg16", "conv16", "fc6", 14 * 14 * 512 * 512 * 9 // 2 + 12544 * 4096),
+        # MobileNetV2's stem feeds a block without expansion: the depthwise conv and the
+        # projection follow.
+        ("mobilenet_v2", "features.0.conv", "features.1.project.conv",
+         (112 * 112 * 16 * 27 + 112 * 112 * 16 * 9 + 112 * 112 * 16 * 16)),
+        ("resnet18", "layer2.0.conv1", "layer2.0.conv2", 28 * 28 * 64 * (64 * 9 + 128 * 9)),
+    ],
+)
+def test_channel_pruning_saves_hand_counted_macs(model, conv, consumer, macs_saved):
+    """Halving a conv's outputs saves its own and its consumers' MACs, counted by hand."""
+    g = zoo.MODELS[model]()
+    c = prune_channels(g, {conv: g[conv].out_shape[1] // 2})
+    assert g.macs - c.macs == macs_saved
+    assert c[consumer].macs < g[consumer].macs
+
+
+@pytest.mark.parametrize("name", list(zoo.MODELS))
+def test_every_removable_unit_of_every_zoo_model_drops(name):
+    """Dropping all disjoint removable units of any zoo model leaves a valid, smaller graph."""
+    from workloads.compression.graph_ops import drop_least_important
+
+    kwargs = {"seq_len": 4} if name in ("bert_base", "gpt2", "llama") else {}
+    if name == "llama":
+        kwargs["layers"] = 2
+    g = zoo.MODELS[name](**kwargs)
+    units = removable_units(g)
+    outer = [u for u in units if not any(u.startswith(v + ".") for v in units)]
+    scores = {u: float(len(u)) for u in units}  # stages (shorter names) rank first
+    c = drop_least_important(g, scores, len(outer))
+    assert not any(op.name.startswith(tuple(u + "." for u in units)) for op in c.ops)
+    assert (c.params < g.params) == bool(units)
+
+
+def test_nested_units_cannot_both_be_dropped():
+    """Dropping a ResNet-18 stage and a block inside it is an error naming both."""
+    g = zoo.resnet18()
+    assert {"layer1", "layer1.0"} <= set(removable_units(g))
+    with pytest.raises(ValueError, match="'layer1.0' overlaps 'layer1', which is dropped"):
+        drop_units(g, ["layer1", "layer1.0"])

@@ -47,11 +47,14 @@ def drop_units(graph: Graph, units: list[str] | tuple[str, ...]) -> Graph:
     """The graph without ``units``; consumers of each unit read the unit's input instead."""
     ops = {op.name: op for op in graph.ops}
     allowed = removable_units(graph)
-    for unit in units:
+    for i, unit in enumerate(units):
         if unit not in allowed:
             raise ValueError(
                 f"drop: {unit!r} is not a removable unit; removable: {', '.join(allowed) or '-'}"
             )
+        overlap = next((u for u in units[:i] if _overlap(u, unit)), None)
+        if overlap is not None:
+            raise ValueError(f"drop: {unit!r} overlaps {overlap!r}, which is dropped already")
         current = Graph(tuple(ops.values()), name=graph.name)
         boundary = _unit_boundary(current, unit)
         if boundary is None:
@@ -60,6 +63,11 @@ def drop_units(graph: Graph, units: list[str] | tuple[str, ...]) -> Graph:
         ops = {n: op for n, op in ops.items() if not n.startswith(unit + ".")}
         ops = {n: _rewire(op, sink, src) for n, op in ops.items()}
     return Graph(tuple(ops.values()), name=graph.name)
+
+
+def _overlap(a: str, b: str) -> bool:
+    """True when unit scopes ``a`` and ``b`` are equal or one contains the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _rewire(op: Op, old: str, new: str) -> Op:
@@ -82,6 +90,9 @@ def prune_channels(graph: Graph, keep: Mapping[str, int]) -> Graph:
             raise ValueError(
                 f"channel_prune: {name!r} keeps {k} channels, allowed 1..{graph[name].out_shape[1]}"
             )
+        if _is_depthwise(graph[name]) and k != graph[name].out_shape[1]:
+            raise ValueError(f"channel_prune: {name!r} is a depthwise conv, whose channels "
+                             "follow its input; prune the conv that feeds it instead")
     shapes: dict[str, tuple[int, ...]] = {}
     new_ops = []
     try:
@@ -107,6 +118,11 @@ def _reshape_op(op: Op, in_shapes: tuple[tuple[int, ...], ...], keep: int | None
     if op.kind is OpKind.RESHAPE and op.func == "flatten":
         n = in_shapes[0][0]
         return op.replace(in_shapes=in_shapes, out_shape=(n, math.prod(in_shapes[0][1:])))
+    if op.kind is OpKind.CONCAT:
+        axis = int(op.func or 1) % len(op.out_shape)
+        out = list(in_shapes[0])
+        out[axis] = sum(s[axis] for s in in_shapes)
+        return op.replace(in_shapes=in_shapes, out_shape=tuple(out))
     if op.kind is OpKind.POOL:
         out = (*in_shapes[0][:2], *op.out_shape[2:])
         return op.replace(in_shapes=in_shapes, out_shape=out)
@@ -117,11 +133,16 @@ def _reshape_op(op: Op, in_shapes: tuple[tuple[int, ...], ...], keep: int | None
     return op.replace(in_shapes=in_shapes, out_shape=in_shapes[0])
 
 
+def _is_depthwise(op: Op) -> bool:
+    """One group per input and per output channel."""
+    return op.groups > 1 and op.groups == op.in_shapes[0][1] == op.out_shape[1]
+
+
 def _reshape_conv(op: Op, x: tuple[int, ...], keep: int | None) -> Op:
-    c_old, c_new = op.in_shapes[0][1], x[1]
+    c_new = x[1]
     k_out = op.out_shape[1]
     groups = op.groups
-    if groups == c_old and groups > 1 and groups == k_out:  # depthwise follows its input
+    if _is_depthwise(op):  # follows its input
         groups = k_out = c_new
     if keep is not None:
         k_out = keep
@@ -148,8 +169,17 @@ def rank_units(graph: Graph, importance: Mapping[str, float]) -> tuple[str, ...]
 
 
 def drop_least_important(graph: Graph, importance: Mapping[str, float], n: int) -> Graph:
-    """The graph without its ``n`` least important removable units (still valid)."""
+    """The graph without its ``n`` least important removable units (still valid).
+
+    Units nest (a ResNet stage without a downsample holds removable blocks): a unit that
+    overlaps one already chosen is passed over, so ``n`` counts disjoint units.
+    """
     ranked = rank_units(graph, importance)
-    if not isinstance(n, int) or not 0 <= n <= len(ranked):
-        raise ValueError(f"n must be an integer in 0..{len(ranked)}, got {n!r}")
-    return drop_units(graph, ranked[:n])
+    chosen: list[str] = []
+    for unit in ranked:
+        if not any(_overlap(unit, c) for c in chosen):
+            chosen.append(unit)
+    if not isinstance(n, int) or not 0 <= n <= len(chosen):
+        raise ValueError(f"n must be an integer in 0..{len(chosen)} (disjoint removable units), "
+                         f"got {n!r}")
+    return drop_units(graph, chosen[:n])

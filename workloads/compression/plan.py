@@ -19,6 +19,7 @@ YAML form::
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -68,13 +69,85 @@ class LayerSettings:
                 raise ValueError(f"{name} must be in [0, 1), got {v!r}")
         if self.format is not None and self.format not in _FORMATS:
             raise ValueError(f"format must be one of {', '.join(_FORMATS)}, got {self.format!r}")
+        _check_bits_fit_format(self, self.format)
         if self.pattern is not None:
             _parse_pattern(self.pattern)
+        _check_sparsity_fits_pattern(self, self.pattern)
 
     def over(self, base: LayerSettings) -> LayerSettings:
-        """These settings with unset fields taken from ``base``."""
-        return replace(base, **{f.name: getattr(self, f.name) for f in fields(self)
-                                if getattr(self, f.name) is not None})
+        """These settings with unset fields taken from ``base``; what is set later wins.
+
+        A float format set here without widths brings its own width, and a pattern set here
+        without a sparsity brings its own (N:M: 1 - N/M, dense: 0). Widths set here must fit
+        a float format taken from ``base``, and a sparsity an N:M pattern taken from it
+        (``ValueError`` otherwise); a sparsity over a dense pattern makes it unstructured.
+        """
+        if self.format is None:
+            _check_bits_fit_format(self, base.format, inherited=True)
+        if self.pattern is None:
+            _check_sparsity_fits_pattern(self, base.pattern, inherited=True)
+        return replace(base, **{**self.set_fields(), **_implied(self, base)})
+
+    def set_fields(self) -> dict[str, Any]:
+        """The fields given a value (not ``None``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+    def resolved(self) -> LayerSettings:
+        """Every field set: unset widths are those of the format (32 bits for integers and
+        fp32); no format means integers when a width is below 32 and fp32 otherwise; no
+        pattern means unstructured when there is a sparsity and dense otherwise."""
+        narrow = (self.weight_bits or 32, self.act_bits or 32) != (32, 32)
+        fmt = self.format or ("int" if narrow else "fp32")
+        if fmt == "int" and self.weight_bits is None and self.act_bits is None:
+            raise ValueError("format int needs weight_bits and/or act_bits (1..32)")
+        width = NumberFormat(fmt).fixed_bits or 32
+        pattern = self.pattern or ("unstructured" if self.weight_sparsity else "dense")
+        return replace(DEFAULTS, **{"format": fmt, "weight_bits": width, "act_bits": width,
+                                    "pattern": pattern, **self.set_fields()})
+
+
+def _implied(s: LayerSettings, base: LayerSettings) -> dict[str, Any]:
+    """Fields that ``s`` implies for those it leaves unset (see ``LayerSettings.over``)."""
+    out: dict[str, Any] = {}
+    width = NumberFormat(s.format).fixed_bits if s.format else None
+    if width is not None:
+        out.update(weight_bits=s.weight_bits or width, act_bits=s.act_bits or width)
+    if s.pattern is not None and s.weight_sparsity is None:
+        pattern, n, m = _parse_pattern(s.pattern)
+        if pattern is SparsityPattern.NM:
+            out["weight_sparsity"] = 1.0 - n / m
+        elif pattern is SparsityPattern.DENSE:
+            out["weight_sparsity"] = 0.0
+    if s.weight_sparsity and s.pattern is None and base.pattern in (None, "dense"):
+        out["pattern"] = "unstructured"
+    return out
+
+
+def _check_bits_fit_format(s: LayerSettings, fmt: str | None, *, inherited: bool = False
+                           ) -> None:
+    width = NumberFormat(fmt).fixed_bits if fmt else None
+    for name in ("weight_bits", "act_bits"):
+        bits = getattr(s, name)
+        if width is not None and bits is not None and bits != width:
+            source = "inherited " if inherited else ""
+            raise ValueError(f"{name}={bits} does not fit the {source}format {fmt} ({width} "
+                             f"bits); set format: int for {bits}-bit integers")
+
+
+def _check_sparsity_fits_pattern(s: LayerSettings, text: str | None, *,
+                                 inherited: bool = False) -> None:
+    sparsity = s.weight_sparsity
+    if sparsity is None or text is None:
+        return
+    pattern, n, m = _parse_pattern(text)
+    if pattern is SparsityPattern.DENSE and sparsity > 0 and not inherited:
+        raise ValueError(f"weight_sparsity={sparsity} contradicts pattern dense; use "
+                         "unstructured, channel or N:M")
+    if pattern is SparsityPattern.NM and not math.isclose(sparsity, 1.0 - n / m):
+        source = "inherited " if inherited else ""
+        raise ValueError(f"weight_sparsity={sparsity} does not fit the {source}pattern {n}:{m} "
+                         f"(sparsity {1.0 - n / m:g}); give a pattern with it")
 
 
 DEFAULTS = LayerSettings(weight_bits=32, act_bits=32, format="fp32", weight_sparsity=0.0,
@@ -140,20 +213,35 @@ class CompressionPlan:
         return cls.from_dict(data)
 
     def settings_for(self, name: str) -> LayerSettings:
-        """Effective settings of the op ``name`` (defaults, then matching rules in order)."""
-        s = self.defaults.over(DEFAULTS)
-        for rule in self.rules:
+        """Effective settings of the op ``name`` (defaults, then matching rules in order),
+        every field set (see ``LayerSettings.resolved``)."""
+        s = self.defaults.over(LayerSettings())
+        for i, rule in enumerate(self.rules):
             if _matches(rule.match, name):
-                s = rule.settings.over(s)
-        return s
+                try:
+                    s = rule.settings.over(s)
+                except ValueError as exc:
+                    raise ValueError(f"layers[{i}] ({rule.match!r}) on op {name!r}: "
+                                     f"{exc}") from exc
+        try:
+            return s.resolved()
+        except ValueError as exc:
+            raise ValueError(f"op {name!r}: {exc}") from exc
 
     def validate(self, graph: Graph) -> None:
-        """Raise ``ValueError`` if a rule or a channel-prune pattern matches no op."""
+        """Raise ``ValueError`` if a rule matches no op, a channel-prune pattern matches no
+        conv2d, or an op's settings contradict each other."""
         names = [op.name for op in graph.ops]
-        for what, pattern in [("layers", r.match) for r in self.rules] + [
-                ("channel_prune", r.match) for r in self.channel_prune]:
-            if not any(_matches(pattern, n) for n in names):
-                raise ValueError(f"{what}: {pattern!r} matches no op of {graph.name}")
+        for i, rule in enumerate(self.rules):
+            if not any(_matches(rule.match, n) for n in names):
+                raise ValueError(f"layers[{i}]: {rule.match!r} matches no op of {graph.name}")
+        convs = [op.name for op in graph.ops if op.kind is OpKind.CONV2D]
+        for i, prune in enumerate(self.channel_prune):
+            if not any(_matches(prune.match, n) for n in convs):
+                raise ValueError(f"channel_prune[{i}]: {prune.match!r} matches no conv2d op of "
+                                 f"{graph.name} (channel pruning applies to convolutions)")
+        for n in names:
+            self.settings_for(n)
 
     def apply(self, graph: Graph, masks: Mapping[str, np.ndarray] | None = None) -> Graph:
         """The compressed graph: units dropped, channels pruned, precision and sparsity set.
@@ -166,9 +254,7 @@ class CompressionPlan:
         if self.channel_prune:
             g = prune_channels(g, self._channel_keep(g))
         masks = masks or {}
-        unknown = sorted(set(masks) - {op.name for op in g.ops})
-        if unknown:
-            raise ValueError(f"masks name ops not in the graph: {', '.join(unknown[:5])}")
+        _check_masks(g, masks)
         return g.map_ops(lambda op: self._compress_op(op, masks.get(op.name)))
 
     def _channel_keep(self, g: Graph) -> dict[str, int]:
@@ -191,6 +277,8 @@ class CompressionPlan:
             pattern = SparsityPattern.UNSTRUCTURED  # a sparsity without a pattern
         if mask is not None:
             density = max(float(np.count_nonzero(mask)) / mask.size, 1.0 / mask.size)
+            if pattern is SparsityPattern.DENSE and density < 1.0:
+                pattern = SparsityPattern.UNSTRUCTURED  # measured zeros with no pattern
         if pattern is SparsityPattern.NM and mask is None:
             density = n / m
         if density == 1.0 and pattern is not SparsityPattern.NM:
@@ -222,13 +310,27 @@ def _settings(data: Mapping[str, Any], where: str) -> LayerSettings:
 
 
 def _precision(s: LayerSettings) -> Precision:
+    """Precision of resolved settings (widths already fit a float format)."""
     fmt = NumberFormat(s.format)
-    # Bit widths below 32 without a format mean integers (fp32 has no other width).
-    narrow = (s.weight_bits, s.act_bits) != (32, 32)
-    if fmt is NumberFormat.INT or (fmt is NumberFormat.FP32 and narrow):
+    if fmt is NumberFormat.INT:
         return Precision.integer(weight_bits=int(s.weight_bits or 32),
                                  act_bits=int(s.act_bits or 32))
     return Precision.of(fmt.value)
+
+
+def _check_masks(g: Graph, masks: Mapping[str, np.ndarray]) -> None:
+    """Masks must name conv2d / matmul ops with weights and hold one entry per weight."""
+    unknown = sorted(set(masks) - {op.name for op in g.ops})
+    if unknown:
+        raise ValueError(f"masks name ops not in the graph: {', '.join(unknown[:5])}")
+    for name, mask in masks.items():
+        op = g[name]
+        if op.kind not in (OpKind.CONV2D, OpKind.MATMUL) or not op.weight_shape:
+            raise ValueError(f"masks[{name!r}]: op {name!r} is a {op.kind.value} without a "
+                             "weight tensor to mask; masks apply to conv2d and matmul weights")
+        if np.size(mask) != math.prod(op.weight_shape):
+            raise ValueError(f"masks[{name!r}] has {np.size(mask)} entries but op {name!r} has "
+                             f"{math.prod(op.weight_shape)} weights {op.weight_shape}")
 
 
 def compare_graphs(before: Graph, after: Graph) -> pd.DataFrame:
@@ -246,8 +348,8 @@ def compare_graphs(before: Graph, after: Graph) -> pd.DataFrame:
             "macs": g.macs,
             "params": g.params,
             "weight_bytes": g.weight_bytes,
-            "stored_weight_bytes": sum(op.weight_bytes * op.sparsity.weight_density
-                                       for op in g.ops if not op.weight_tied_to),
+            "stored_weight_bytes": sum(op.owned_weight_bytes * op.sparsity.weight_density
+                                       for op in g.ops),
             "activation_bytes": sum(op.output_bytes for op in g.ops),
             "mac_weighted_density": sum(op.macs * op.sparsity.weight_density
                                         for op in mac_ops) / weighted if weighted else 1.0,
