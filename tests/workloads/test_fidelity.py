@@ -43,3 +43,12 @@ def test_combine_adds_noise_powers():
     """Two layers at 20 dB combine to 20 - 10 log10(2) dB."""
     assert combine_sqnr_db(np.array([20.0, 20.0])) == pytest.approx(20 - 10 * np.log10(2))
     assert combine_sqnr_db(np.array([])) == float("inf")
+
+
+def test_nominal_channel_sparsity_costs_fidelity():
+    """A channel pattern with sparsity zeroes output channels, so the proxy falls like pruning."""
+    channel = _proxy({"defaults": {"weight_sparsity": 0.5, "pattern": "channel"}}).sqnr_db
+    unstructured = _proxy({"defaults": {"weight_sparsity": 0.5}}).sqnr_db
+    assert channel < 10
+    assert channel < unstructured
+    assert _proxy({"defaults": {"weight_sparsity": 0.25, "pattern": "channel"}}).sqnr_db > channel

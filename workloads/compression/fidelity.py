@@ -4,10 +4,12 @@ This is a *proxy*, never accuracy: for every weight layer of a compressed graph 
 seeded synthetic weights (He-scaled Gaussian) and inputs (standard Gaussian), computes the
 layer's output on a sample of its GEMM (at most ``max_rows`` x ``max_depth`` x ``max_cols``)
 in float64 and again with the layer's weight and activation formats and weight sparsity
-applied, and reports the signal-to-quantization-noise ratio (SQNR, dB) of each layer. The
-graph-level figure assumes each layer's noise adds independently:
-``1 / SQNR_total = sum_i 1 / SQNR_i`` (linear ratios). Real networks propagate and mask
-noise differently; use the proxy to rank plans, not to predict accuracy.
+applied (unstructured, N:M, or a nominal channel sparsity as zeroed output channels; pruning
+by ``channel_prune`` is structural and costs nothing here), and reports the
+signal-to-quantization-noise ratio (SQNR, dB) of each layer. The graph-level figure
+assumes each layer's noise adds independently: ``1 / SQNR_total = sum_i 1 / SQNR_i``
+(linear ratios). Real networks propagate and mask noise differently; use the proxy to rank
+plans, not to predict accuracy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 
 from hwsim.graph import Graph, NumberFormat, Op, OpKind, Precision, SparsityPattern
 from workloads.accuracy.blas import single_threaded
-from workloads.compression.prune import prune_magnitude, prune_n_m
+from workloads.compression.prune import prune_channels, prune_magnitude, prune_n_m
 from workloads.compression.quantize import quantize_float, quantize_uniform, sqnr_db
 
 
@@ -45,7 +47,13 @@ def _sparsify(w: np.ndarray, op: Op) -> np.ndarray:
         return prune_n_m(w, n=sp.n, m=sp.m, axis=1).values
     if sp.pattern is SparsityPattern.UNSTRUCTURED and sp.weight_density < 1.0:
         return prune_magnitude(w, sparsity=1.0 - sp.weight_density).values
-    return w  # dense, or channel pruning (already structural in the graph's shapes)
+    if sp.pattern is SparsityPattern.CHANNEL and sp.weight_density < 1.0:
+        # Nominal channel sparsity (shapes unchanged): the weakest output rows are zero.
+        kept = prune_channels(w, keep_ratio=sp.weight_density, axis=0).kept
+        out = np.zeros_like(w)
+        out[kept] = w[kept]
+        return out
+    return w  # dense; channel_prune rules are structural, already in the graph's shapes
 
 
 def layer_sqnr_db(op: Op, *, seed: int = 0, max_rows: int = 64, max_depth: int = 1024,

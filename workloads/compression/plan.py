@@ -311,7 +311,7 @@ def _settings(data: Mapping[str, Any], where: str) -> LayerSettings:
 
 def _precision(s: LayerSettings) -> Precision:
     """Precision of resolved settings (widths already fit a float format)."""
-    fmt = NumberFormat(s.format)
+    fmt = NumberFormat(str(s.format))
     if fmt is NumberFormat.INT:
         return Precision.integer(weight_bits=int(s.weight_bits or 32),
                                  act_bits=int(s.act_bits or 32))
