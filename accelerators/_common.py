@@ -88,18 +88,31 @@ def mac_energy_j(tech: Technology, fmt: str) -> float:
                              weight_fmt=name, act_fmt=name)
 
 
-def action_energy(*, tech: Technology, mac_j: float, macs: float, overhead: float,
+def overhead_mac_j(tech: Technology, *, fmt: str, ref_fmt: str, rates: Mapping[str, float],
+                   overhead: float) -> float:
+    """Energy around one MAC in ``fmt`` (instruction delivery, register files, control), in J.
+
+    ``overhead - 1`` times the MAC energy of the reference format ``ref_fmt``, divided by how
+    many times faster ``fmt`` runs than it (``rates``): a vector or tensor instruction that
+    does more MACs in a narrow format costs about the same to deliver, so a busy datapath
+    draws the same overhead power in every format. In ``ref_fmt`` a MAC costs ``overhead``
+    times its own energy in all.
+    """
+    return (overhead - 1.0) * mac_energy_j(tech, ref_fmt) * rates[ref_fmt] / rates[fmt]
+
+
+def action_energy(*, tech: Technology, mac_j: float, macs: float, overhead_j: float,
                   sram_bytes: float, sram_capacity_bytes: float, dram_bytes: float,
                   dram_type: str) -> EnergyBreakdown:
     """Dynamic energy of an op from per-action energies.
 
-    compute: ``macs`` at ``mac_j`` each times ``overhead`` (instruction fetch, operand
-    delivery and control around the arithmetic); sram: ``sram_bytes`` read from an array of
-    ``sram_capacity_bytes`` in 64-bit words; dram: ``dram_bytes`` at the type's energy per bit.
+    compute: ``macs`` at ``mac_j`` plus ``overhead_j`` each (``overhead_mac_j``); sram:
+    ``sram_bytes`` read from an array of ``sram_capacity_bytes`` in 64-bit words; dram:
+    ``dram_bytes`` at the type's energy per bit.
     """
     word_j = _word_read_j(tech, max(sram_capacity_bytes, 8.0))
     return EnergyBreakdown(
-        compute_j=macs * mac_j * overhead,
+        compute_j=macs * (mac_j + overhead_j),
         sram_j=sram_bytes / 8.0 * word_j,
         dram_j=dram_bytes * 8.0 * dram_energy_per_bit_j(dram_type),
     )

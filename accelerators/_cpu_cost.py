@@ -11,6 +11,7 @@ from accelerators._common import (
     cap_to_power,
     compute_format,
     mac_energy_j,
+    overhead_mac_j,
     resolve_format,
 )
 from hwsim.accelerator import EnergyBreakdown, OpCost
@@ -181,9 +182,12 @@ def _vector(cfg: CPUConfig, op: Op) -> Timing:
 def _energy(cfg: CPUConfig, op: Op, t: Timing) -> EnergyBreakdown:
     """Dynamic energy estimate, capped by the active cores' share of the power budget."""
     macs = op.macs if op.kind in MAC_KINDS else op.flops / 2.0
+    tech = cfg.technology
     raw = action_energy(
-        tech=cfg.technology, mac_j=mac_energy_j(cfg.technology, t.fmt),
-        macs=macs, overhead=cfg.datapath_overhead, sram_bytes=t.read_bytes + t.write_bytes,
+        tech=tech, mac_j=mac_energy_j(tech, t.fmt), macs=macs,
+        overhead_j=overhead_mac_j(tech, fmt=t.fmt, ref_fmt="fp32", rates=cfg.rates(),
+                                  overhead=cfg.datapath_overhead),
+        sram_bytes=t.read_bytes + t.write_bytes,
         sram_capacity_bytes=cfg.l2_bytes, dram_bytes=t.dram_read_bytes + t.dram_write_bytes,
         dram_type=cfg.dram_type)
     budget_w = (cfg.tdp_w - cfg.idle_w) * t.active / cfg.cores

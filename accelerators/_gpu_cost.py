@@ -12,6 +12,7 @@ from accelerators._common import (
     cap_to_power,
     compute_format,
     mac_energy_j,
+    overhead_mac_j,
     resolve_format,
 )
 from hwsim.accelerator import OpCost
@@ -263,10 +264,14 @@ def _finish(gpu: GPUConfig, op: Op, *, latency: float, compute_cycles: float, fm
             skipped: float | None = None) -> OpCost:
     cycles = latency * gpu.freq_hz
     compute_cycles = min(compute_cycles, cycles)
-    mac_j = mac_energy_j(gpu.technology, fmt)
+    tech = gpu.technology
+    rates = gpu.rates()
+    ref = "fp16" if rates["fp16"] > 0 else "fp32"
     work = executed if op.kind in MAC_KINDS else op.flops / 2.0
-    raw = action_energy(tech=gpu.technology, mac_j=mac_j, macs=work,
-                        overhead=gpu.datapath_overhead, sram_bytes=l2_bytes,
+    raw = action_energy(tech=tech, mac_j=mac_energy_j(tech, fmt), macs=work,
+                        overhead_j=overhead_mac_j(tech, fmt=fmt, ref_fmt=ref, rates=rates,
+                                                  overhead=gpu.datapath_overhead),
+                        sram_bytes=l2_bytes,
                         sram_capacity_bytes=gpu.l2_bytes, dram_bytes=sum(dram),
                         dram_type=gpu.dram_type)
     return OpCost(

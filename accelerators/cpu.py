@@ -22,8 +22,9 @@ cores as give each at least ``parallel_min_macs`` of work (the OpenBLAS rule).
 Formats without hardware support run in the next wider supported format (int8 without VNNI
 runs at the fp32 rate and only moves fewer bytes). Sparsity is not exploited: dense kernels.
 
-Energy is an estimate: per-action energies from ``hwsim.tech`` (MACs times a datapath
-overhead for instruction delivery, cache reads, DRAM bits), capped so that the average
+Energy is an estimate: per-action energies from ``hwsim.tech`` (MACs plus a datapath
+overhead for instruction delivery that is the same per instruction in every format, cache
+reads, DRAM bits), capped so that the average
 dynamic power over the op stays within ``tdp_w - idle_w`` scaled by the cores used.
 
 Ignored: SMT, frequency changes with the vector width, NUMA, TLB misses, prefetcher
@@ -71,9 +72,10 @@ class CPUConfig:
     parallel_vector_ops : elementwise and reduction ops use all cores (False: one core).
     tdp_w, idle_w : package power limit and idle power; area_mm2 : die area (0 = unknown).
     node_nm, dram_type : process node and DRAM type for per-action energies.
-    datapath_overhead : energy around each MAC (fetch, decode, scheduling, register file) as
-        a multiple of the MAC's own; an estimate chosen so that a fully busy fp32 GEMM draws
-        60-80% of the power limit.
+    datapath_overhead : energy of an fp32 MAC with everything around it (fetch, decode,
+        scheduling, register file) as a multiple of the MAC's own (>= 1); an estimate chosen
+        so that a fully busy fp32 GEMM draws 60-80% of the power limit. Faster formats (VNNI,
+        AMX) pay the same overhead per instruction, so less per MAC.
     """
 
     name: str = "cpu"
@@ -125,6 +127,9 @@ class CPUConfig:
         self._check_relations()
 
     def _check_relations(self) -> None:
+        if self.datapath_overhead < 1:
+            raise ValueError(f"datapath_overhead must be a number >= 1, got "
+                             f"{self.datapath_overhead!r}")
         if self.single_core_boost < 1:
             raise ValueError(f"single_core_boost must be >= 1, got {self.single_core_boost!r}")
         if self.idle_w >= self.tdp_w:

@@ -26,8 +26,9 @@ only). 2:4 structured weight sparsity (and any N:M pattern that satisfies it: 1:
 doubles tensor throughput and halves weight bytes where ``sparse_2_4`` is set (Ampere and
 later); other sparsity is not exploited.
 
-Energy is an estimate: per-action energies from ``hwsim.tech`` (MACs times a datapath
-overhead, L2 reads, HBM bits), capped at ``tdp_w - idle_w`` times the latency.
+Energy is an estimate: per-action energies from ``hwsim.tech`` (MACs plus a datapath overhead
+that is the same per instruction in every format, L2 reads, HBM bits), capped at
+``tdp_w - idle_w`` times the latency.
 
 Ignored: clock changes under power limits (folded into ``tensor_efficiency``), concurrent
 kernels, L2 hit rates between 0 and 1, bank conflicts, TMA multicast and thread-block
@@ -81,9 +82,10 @@ class GPUConfig:
     tf32_for_fp32 : fp32 products run on tensor cores in TF32.
     tdp_w, idle_w : board power limit and idle power; area_mm2 : die area.
     node_nm, dram_type : process node and memory type for per-action energies.
-    datapath_overhead : energy around each MAC (operand delivery, register files, control)
-        as a multiple of the MAC's own; an estimate chosen so that a fully busy fp16 GEMM
-        draws 60-80% of the power limit.
+    datapath_overhead : energy of an fp16 tensor-core MAC with everything around it (operand
+        delivery, register files, control) as a multiple of the MAC's own (>= 1); an estimate
+        chosen so that a fully busy fp16 GEMM draws 60-80% of the power limit. Faster formats
+        pay the same overhead per instruction, so less per MAC; CUDA-core fp32 more.
     """
 
     name: str = "a100-80gb-sxm"
@@ -130,6 +132,9 @@ class GPUConfig:
                        + ("dram_latency_s", "kernel_launch_s", "host_overhead_s", "idle_w",
                           "area_mm2"), allow_zero=True)
         check_fraction(self, ("hbm_efficiency", "tensor_efficiency"))
+        if self.datapath_overhead < 1:
+            raise ValueError(f"datapath_overhead must be a number >= 1, got "
+                             f"{self.datapath_overhead!r}")
         if self.idle_w >= self.tdp_w:
             raise ValueError(f"idle_w must be < tdp_w={self.tdp_w}, got {self.idle_w!r}")
         if self.dram_type not in DRAM_TYPES:

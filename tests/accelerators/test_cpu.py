@@ -134,6 +134,16 @@ def test_int8_without_vnni_gains_only_bandwidth():
         no_vnni.op_cost(stream32).latency_s / 4)
 
 
+def test_vnni_gemm_draws_about_the_fp32_power():
+    """An int8 VNNI product does 4x the MACs per instruction at about the same power as an
+    fp32 one, not a quarter of it (the overhead is per instruction, not per MAC)."""
+    def power(precision: Precision) -> float:
+        cost = XEON_8380.op_cost(matmul(2048, 2048, 2048, precision=precision))
+        return cost.energy_j / cost.latency_s
+
+    assert power(INT8) == pytest.approx(power(Precision()), rel=0.35)
+
+
 def test_tile_imbalance_over_cores():
     """Five register tiles on four cores take as long as eight: ceil(5/4) = 2 per core."""
     cpu = dataclasses.replace(BARE, cores=4, single_core_boost=1.0, parallel_min_macs=0.0)
@@ -216,6 +226,7 @@ def test_isa_flags_set_simd_width_and_rates():
     ("gemm_efficiency", 0.0, "gemm_efficiency must be in \\(0, 1\\], got 0.0"),
     ("single_core_boost", 0.5, "single_core_boost must be >= 1"),
     ("idle_w", 300.0, "idle_w must be < tdp_w"),
+    ("datapath_overhead", 0.5, "datapath_overhead must be a number >= 1, got 0.5"),
     ("dram_type", "core", "dram_type must be one of"),
     ("node_nm", 1.0, "node_nm must be a number in"),
 ])

@@ -137,6 +137,18 @@ def test_compute_bound_gemm_scales_with_clock():
     assert fast.op_cost(op).latency_s == pytest.approx(base.op_cost(op).latency_s / 2, rel=0.02)
 
 
+@pytest.mark.parametrize("gpu", [A100_80GB_SXM, H100_SXM], ids=["a100", "h100"])
+@pytest.mark.parametrize("fmt", ["bf16", "fp8_e4m3", "int8", "fp32"])
+def test_busy_gemm_power_is_similar_in_every_format(gpu, fmt):
+    """A compute-bound product draws within 25% of the fp16 power in any format, faster or
+    slower (an instruction costs about the same to deliver whatever it computes)."""
+    def power(precision: str) -> float:
+        cost = gpu.op_cost(matmul(8192, 8192, 8192, precision=Precision.of(precision)))
+        return cost.energy_j / cost.latency_s
+
+    assert power(fmt) == pytest.approx(power("fp16"), rel=0.25)
+
+
 def test_h100_int8_beats_fp16_on_compute_bound_gemm():
     """H100 int8 tensor cores run a compute-bound product about twice as fast as fp16."""
     fp16 = H100_SXM.op_cost(matmul(8192, 8192, 8192)).latency_s
@@ -249,6 +261,7 @@ def test_presets_match_spec_sheet_peaks():
     ("freq_hz", -1.0, "freq_hz must be a number > 0"),
     ("dram_type", "sram", "dram_type must be one of"),
     ("idle_w", 500.0, "idle_w must be < tdp_w"),
+    ("datapath_overhead", 0.5, "datapath_overhead must be a number >= 1, got 0.5"),
 ])
 def test_config_errors_name_field_and_value(field, value, message):
     """Bad fields raise ValueError naming the field and the allowed range."""
