@@ -75,3 +75,55 @@ def test_measured_importance_ranks_graph_units():
     importance = layer_importance(train("cnn"), split="train")
     assert rank_units(g, importance) == ("conv3",)
     assert drop_least_important(g, importance, 1).macs < g.macs
+
+
+def _pruned_network_accuracy(weights, biases):
+    """Top-1 of the CNN run with explicitly shrunk weight tensors."""
+    from workloads.accuracy import load_split
+    from workloads.accuracy.models import forward, specs
+
+    x, y = load_split().arrays("test")
+    probs, _ = forward(specs("cnn"), weights, biases, x)
+    return float((probs.argmax(axis=1) == y).mean())
+
+
+def test_channel_pruning_is_measured_on_the_pruned_network():
+    """channel_prune measures the network with the filters and their consumers' inputs
+    removed, as in the graph; sparsity is then chosen among the weights that remain."""
+    from workloads.accuracy import train
+    from workloads.compression.prune import prune_channels, prune_magnitude
+
+    r = _acc({"channel_prune": [{"match": "conv1", "keep": 0.5}],
+              "layers": [{"match": "conv2", "weight_sparsity": 0.5}]})
+    t = train("cnn")
+    kept = prune_channels(t.weights["conv1"], keep_ratio=0.5, axis=0).kept
+    conv2 = t.weights["conv2"][:, kept]
+    weights = {**t.weights, "conv1": t.weights["conv1"][kept],
+               "conv2": prune_magnitude(conv2, sparsity=0.5).values}
+    biases = {**t.biases, "conv1": t.biases["conv1"][kept]}
+    assert r.accuracy == pytest.approx(_pruned_network_accuracy(weights, biases), abs=1e-9)
+    assert r.graph["conv2"].weight_shape == (32, 8, 3, 3)
+    assert r.graph["conv2"].sparsity.weight_density == 0.5
+
+
+def test_sparsity_on_a_dropped_block_is_ignored():
+    """A default sparsity with a dropped block measures the rest and omits the block."""
+    r = _acc({"drop": ["conv3"], "defaults": {"weight_sparsity": 0.5}})
+    assert "conv3.conv3" not in r.graph
+    assert r.graph["fc"].sparsity.weight_density == pytest.approx(0.5)
+
+
+def test_fine_tuning_keeps_the_fp32_baseline():
+    """fp32_accuracy stays the unpruned model's accuracy when the plan is fine-tuned."""
+    plain = _acc({}, model="mlp")
+    tuned = _acc({"defaults": {"weight_sparsity": 0.95}}, model="mlp", finetune_epochs=1)
+    assert tuned.fp32_accuracy == plain.fp32_accuracy
+    assert tuned.accuracy < plain.fp32_accuracy
+
+
+def test_evaluation_is_deterministic():
+    """The same plan and seed measure the same accuracy and densities twice."""
+    plan = {"defaults": {"weight_bits": 4, "act_bits": 6, "weight_sparsity": 0.3}}
+    a, b = _acc(plan), _acc(plan)
+    assert a.accuracy == b.accuracy
+    assert [op.sparsity for op in a.graph.ops] == [op.sparsity for op in b.graph.ops]
