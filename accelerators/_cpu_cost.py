@@ -24,7 +24,6 @@ _FALLBACK = {"int4": "int8", "int8": "fp32", "fp8": "bf16", "bf16": "fp32", "fp1
              "int16": "fp32"}
 NR = 4  # columns of the register tile (micro-kernel); rows are one SIMD register of fp32
 _VIEW_FUNCS = frozenset({"reshape", "flatten"})
-_ID_BYTES = 4.0  # int32 token ids
 
 
 @dataclass(frozen=True)
@@ -91,13 +90,6 @@ def _gemm_bytes(op: Op) -> tuple[float, float, float]:
     return a, b, op.output_bytes
 
 
-def _weight_read_bytes(op: Op) -> float:
-    """Bytes of parameters an op reads: the weights, or the rows an embedding gathers."""
-    if op.kind is OpKind.EMBEDDING:
-        return op.out_elements * op.precision.weight_bits / 8.0
-    return op.weight_bytes
-
-
 def _cold_s(cfg: CPUConfig, weight_bytes: float, level: str, active: int) -> float:
     """Time to stream an op's weights from DRAM while its other data are served from
     ``level``: an inference reads every weight once, so the weights are never warm in a
@@ -128,7 +120,7 @@ def _gemm(cfg: CPUConfig, op: Op) -> Timing:
     rate = active * cfg.core_flops_per_cycle(fmt) * cfg.clock_hz(active) * cfg.gemm_efficiency
     core_s = flops * imbalance / rate
     a, b, c = (x / calls for x in _gemm_bytes(op))
-    w = _weight_read_bytes(op) / calls
+    w = op.weight_read_bytes / calls
     level = cfg.level_of(a + b + c, active)
     kc, nc = _blocking(cfg, op.precision.act_bits / 8.0)
     k_blocks = math.ceil(k / kc)
@@ -145,11 +137,9 @@ def _gemm(cfg: CPUConfig, op: Op) -> Timing:
 
 
 def _vector_bytes(op: Op) -> tuple[float, float]:
-    """Bytes read and written by a vector loop."""
-    if op.kind is OpKind.EMBEDDING:
-        ids = math.prod(op.in_shapes[0]) * _ID_BYTES
-        return ids + op.out_elements * op.precision.weight_bits / 8.0, op.output_bytes
-    return op.input_bytes + op.weight_bytes, op.output_bytes
+    """Bytes read and written by a vector loop (an embedding reads its int32 ids and the
+    rows it gathers)."""
+    return op.input_bytes + op.weight_read_bytes, op.output_bytes
 
 
 def _vector(cfg: CPUConfig, op: Op) -> Timing:
@@ -169,7 +159,7 @@ def _vector(cfg: CPUConfig, op: Op) -> Timing:
         core_s = 2.0 * op.macs / (active * cfg.core_flops_per_cycle(fmt) * clock)
     else:
         core_s = op.flops / (active * cfg.lanes * cfg.fma_units * clock)
-    w = _weight_read_bytes(op)
+    w = op.weight_read_bytes
     data_s = max((read + write) / cfg.bandwidth(level, active),
                  _cold_s(cfg, w, level, active))
     latency = max(core_s, data_s) + cfg.dispatch_s + calls * _call_overhead_s(cfg, active)

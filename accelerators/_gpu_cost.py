@@ -33,7 +33,6 @@ _STAGES = 3  # shared-memory pipeline depth of a CTA
 _ACC_BYTES = 4.0  # fp32 / int32 accumulators and split-K partials
 _VIEW_FUNCS = frozenset({"reshape", "flatten"})
 _FUSABLE = frozenset({OpKind.ELEMENTWISE, OpKind.NORM, OpKind.CONCAT, OpKind.RESHAPE})
-_ID_BYTES = 4.0
 _SOFTMAX_ALU_OPS = 4  # max, subtract, add and scale per score beside the exp
 
 
@@ -231,12 +230,8 @@ def _gemm_cost(gpu: GPUConfig, op: Op) -> OpCost:
 
 def _stream_bytes(op: Op) -> tuple[float, float, float]:
     """Bytes read and written by a memory-bound kernel, and the weight bytes of the reads
-    (the weights, or the rows an embedding gathers)."""
-    if op.kind is OpKind.EMBEDDING:
-        ids = math.prod(op.in_shapes[0]) * _ID_BYTES
-        rows = op.out_elements * op.precision.weight_bits / 8.0
-        return ids + rows, op.output_bytes, rows
-    return op.input_bytes + op.weight_bytes, op.output_bytes, op.weight_bytes
+    (the weights, or the rows an embedding gathers, after its int32 ids)."""
+    return op.input_bytes + op.weight_read_bytes, op.output_bytes, op.weight_read_bytes
 
 
 def _stream_cost(gpu: GPUConfig, op: Op) -> OpCost:

@@ -164,10 +164,7 @@ def dram_energy_j(config: SystolicConfig, counts: dict) -> float:
 
 def vector_bytes(op: Op) -> tuple[float, float, float]:
     """(input, weight, output) bytes a vector-unit op moves; embeddings read only used rows."""
-    if op.kind is OpKind.EMBEDDING:
-        rows = op.out_elements * op.precision.weight_bits / 8.0
-        return op.input_bytes, rows, op.output_bytes
-    return op.input_bytes, op.weight_bytes, op.output_bytes
+    return op.input_bytes, op.weight_read_bytes, op.output_bytes
 
 
 def vector_compute_cycles(op: Op, lanes: int) -> int:

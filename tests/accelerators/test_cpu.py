@@ -174,6 +174,20 @@ def test_weights_stream_from_dram_even_when_they_fit_a_cache(cpu, m, k, n):
     assert cost.energy.dram_j > 0
 
 
+def _lookup(ids: int, vocab: int) -> Op:
+    """An fp16 embedding of ``ids`` tokens into a ``vocab`` x 768 table."""
+    return Op(name="emb", kind=OpKind.EMBEDDING, inputs=("ids",), in_shapes=((1, ids),),
+              out_shape=(1, ids, 768), weight_shape=(vocab, 768), precision=Precision.of("fp16"))
+
+
+def test_embedding_reads_only_the_rows_it_gathers():
+    """A lookup reads one row per id from DRAM, never more rows than the table holds."""
+    large = XEON_8380.op_cost(_lookup(128, 30522))
+    small = XEON_8380.op_cost(_lookup(128, 2))
+    assert large.dram_read_bytes == pytest.approx(128 * 768 * 2)
+    assert small.dram_read_bytes == pytest.approx(2 * 768 * 2)
+
+
 def test_sparsity_is_not_exploited():
     """A dense CPU kernel gains nothing from pruned weights."""
     dense = Op(name="fc", kind=OpKind.MATMUL, inputs=("x",), in_shapes=((256, 1024),),

@@ -213,6 +213,20 @@ def test_patterns_that_satisfy_2_4_run_sparse(n, m, runs_sparse):
     assert sparse.sparse is runs_sparse
 
 
+def _lookup(ids: int, vocab: int) -> Op:
+    """An fp16 embedding of ``ids`` tokens into a ``vocab`` x 768 table."""
+    return Op(name="emb", kind=OpKind.EMBEDDING, inputs=("ids",), in_shapes=((1, ids),),
+              out_shape=(1, ids, 768), weight_shape=(vocab, 768), precision=Precision.of("fp16"))
+
+
+def test_embedding_reads_only_the_rows_it_gathers():
+    """A lookup reads one row per id from DRAM, never more rows than the table holds."""
+    large = A100_80GB_SXM.op_cost(_lookup(128, 30522))
+    small = A100_80GB_SXM.op_cost(_lookup(128, 2))
+    assert large.dram_read_bytes == pytest.approx(128 * 768 * 2)
+    assert small.dram_read_bytes == pytest.approx(2 * 768 * 2)
+
+
 def test_fused_epilogues_make_pointwise_ops_free():
     """With fuse_epilogues an elementwise op costs nothing; without it, a kernel."""
     fused = dataclasses.replace(A100_80GB_SXM, fuse_epilogues=True)
