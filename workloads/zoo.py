@@ -112,6 +112,21 @@ _VGG16: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
           512, 512, 512, "M")
 
 
+def _adaptive_avgpool(b: GraphBuilder, x: Tensor, size: int, model: str,
+                      image_size: int) -> Tensor:
+    """torchvision's ``AdaptiveAvgPool2d(size)`` before the classifier, so that its input
+    (and its parameters) do not depend on the image size; the identity at 224x224."""
+    h, w = x.shape[2:]
+    if h < size or w < size:
+        raise ValueError(f"image_size={image_size} gives {model} a {h}x{w} last feature map, "
+                         f"smaller than the {size}x{size} its classifier reads")
+    if (h, w) == (size, size):
+        return x
+    sh, sw = h // size, w // size
+    return b.pool(x, (h - (size - 1) * sh, w - (size - 1) * sw), mode="avg", stride=(sh, sw),
+                  name="avgpool")
+
+
 def _classifier(b: GraphBuilder, x: Tensor, hidden: int) -> None:
     x = b.relu(b.linear(x, hidden, name="fc6"), name="fc6.relu")
     x = b.relu(b.linear(x, hidden, name="fc7"), name="fc7.relu")
@@ -119,7 +134,11 @@ def _classifier(b: GraphBuilder, x: Tensor, hidden: int) -> None:
 
 
 def vgg16(*, batch: int = 1, image_size: int = 224) -> Graph:
-    """VGG-16 (Simonyan & Zisserman 2015): 15.47 GMACs, 138.36 M params at 224."""
+    """VGG-16 (Simonyan & Zisserman 2015): 15.47 GMACs, 138.36 M params at 224.
+
+    As in torchvision, an adaptive average pool feeds the classifier a 7x7 map, so the
+    parameters stay the same at larger images (``image_size`` must be >= 224).
+    """
     _positive(batch=batch, image_size=image_size)
     b = GraphBuilder("vgg16")
     x = b.input((batch, 3, image_size, image_size))
@@ -129,12 +148,16 @@ def vgg16(*, batch: int = 1, image_size: int = 224) -> Graph:
         else:
             x = b.relu(b.conv2d(x, int(v), 3, padding=1, bias=True, name=f"conv{i}"),
                        name=f"relu{i}")
+    x = _adaptive_avgpool(b, x, 7, "vgg16", image_size)
     _classifier(b, b.flatten(x), 4096)
     return b.build()
 
 
 def alexnet(*, batch: int = 1, image_size: int = 224) -> Graph:
-    """AlexNet (torchvision single-tower variant): about 0.71 GMACs, 61.1 M params at 224."""
+    """AlexNet (torchvision single-tower variant): about 0.71 GMACs, 61.1 M params at 224.
+
+    An adaptive average pool feeds the classifier a 6x6 map, as in torchvision.
+    """
     _positive(batch=batch, image_size=image_size)
     b = GraphBuilder("alexnet")
     x = b.input((batch, 3, image_size, image_size))
@@ -145,6 +168,7 @@ def alexnet(*, batch: int = 1, image_size: int = 224) -> Graph:
                    name=f"relu{i}")
         if pool:
             x = b.pool(x, 3, stride=2, name=f"pool{i}")
+    x = _adaptive_avgpool(b, x, 6, "alexnet", image_size)
     _classifier(b, b.flatten(x), 4096)
     return b.build()
 

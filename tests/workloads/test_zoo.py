@@ -98,3 +98,81 @@ def test_bad_parameters_raise(builder, kwargs, match):
     """Invalid model parameters raise ValueError naming the parameter."""
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)
+
+
+def test_gpt2_prefill_macs_by_hand():
+    """GPT-2 prefill: T x (weight matmuls incl. the tied head) + 12 x 2 x T^2 x 768 attention."""
+    t, d = 64, 768
+    g = zoo.gpt2(batch=2, seq_len=t)
+    per_token = 12 * (4 * d * d + 2 * d * 3072) + d * 50257
+    assert g.macs == 2 * (t * per_token + 12 * 2 * t * t * d)
+    assert 2 * g.macs < g.flops < 2.01 * 2 * g.macs
+
+
+@pytest.mark.parametrize("kv_heads", [32, 8])
+def test_llama_decode_macs_and_kv_cache_bytes_by_hand(kv_heads):
+    """Decode at cache length L: MACs per token = matmul weights + 2 x layers x hidden x (L+1);
+    the fp16 KV cache inputs hold 2 x layers x kv_heads x L x head_dim values per sequence."""
+    from hwsim.graph import Precision
+
+    layers, hidden, length, batch = 4, 4096, 1000, 2
+    g = zoo.llama(layers=layers, kv_heads=kv_heads, mode="decode", seq_len=1, kv_len=length,
+                  batch=batch)
+    kv = kv_heads * 128
+    matmul_weights = layers * (2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * 11008)
+    matmul_weights += hidden * 32000
+    assert g.macs == batch * (matmul_weights + 2 * layers * hidden * (length + 1))
+    assert g["layers0.k_proj"].weight_shape == (hidden, kv_heads * 128)
+    fp16 = g.map_ops(lambda op: op.replace(precision=Precision.of("fp16")))
+    cache = sum(op.output_bytes for op in fp16.ops if op.name.endswith("_cache"))
+    assert cache == 2 * layers * batch * kv_heads * length * 128 * 2
+
+
+def test_weight_bytes_follow_precision_and_count_tied_weights_once():
+    """GPT-2's weight bytes are its parameters at the weight width, the tied head counted once."""
+    from hwsim.graph import Precision
+
+    g = zoo.gpt2(seq_len=8)
+    assert g.weight_bytes == 4 * g.params
+    int8 = g.map_ops(lambda op: op.replace(precision=Precision.of("int8")))
+    assert int8.weight_bytes == g.params
+
+
+def test_bert_embeddings_read_only_looked_up_rows():
+    """BERT's lookups read one row per token, and no more rows than a table holds."""
+    g = zoo.bert_base(batch=2, seq_len=128)
+    assert g["word_embeddings"].weight_bytes == 30522 * 768 * 4
+    assert g["word_embeddings"].weight_read_bytes == 256 * 768 * 4
+    assert g["position_embeddings"].weight_read_bytes == 256 * 768 * 4
+    assert g["token_type_embeddings"].weight_read_bytes == 2 * 768 * 4
+
+
+@pytest.mark.parametrize("name", ["vgg16", "alexnet"])
+def test_classifier_parameters_do_not_depend_on_image_size(name):
+    """An adaptive average pool keeps VGG-16 and AlexNet's parameters at larger images."""
+    small, large = zoo.MODELS[name](), zoo.MODELS[name](image_size=320)
+    assert large.params == small.params
+    assert large.macs > small.macs
+    with pytest.raises(ValueError, match="last feature map, smaller than"):
+        zoo.MODELS[name](image_size=160)
+
+
+@pytest.mark.parametrize("name", list(zoo.MODELS))
+def test_batch_multiplies_work_not_parameters(name):
+    """At batch 3 every model does 3x the MACs and FLOPs with the same parameters."""
+    kwargs = {"seq_len": 8} if name in ("bert_base", "gpt2", "llama") else {}
+    if name == "llama":
+        kwargs["layers"] = 2
+    one, three = zoo.MODELS[name](**kwargs), zoo.MODELS[name](batch=3, **kwargs)
+    assert three.macs == 3 * one.macs
+    assert three.flops == 3 * one.flops
+    assert three.params == one.params
+
+
+def test_mobilenet_v2_depthwise_convs_have_one_group_per_channel():
+    """Every 3x3 conv in the inverted residuals is depthwise: groups = in = out channels."""
+    g = zoo.mobilenet_v2()
+    dw = [op for op in g.ops if op.name.endswith("dw.conv")]
+    assert len(dw) == 17
+    assert all(op.groups == op.in_shapes[0][1] == op.out_shape[1] for op in dw)
+    assert all(op.weight_shape[1:] == (1, 3, 3) for op in dw)
