@@ -222,3 +222,28 @@ def test_invalid_parameters_are_rejected(call, message):
     """Bad parameters raise ValueError naming the field, the value and what is allowed."""
     with pytest.raises(ValueError, match=message):
         call(np.ones((4, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int64])
+def test_most_negative_integer_is_the_largest_magnitude(dtype):
+    """|-128| is 128 for int8 codes: magnitude, global and N:M pruning keep it."""
+    lowest = np.iinfo(dtype).min
+    w = np.array([[lowest, 1, 2, 3]], dtype=dtype)
+    assert prune_magnitude(w, sparsity=0.5).mask.tolist() == [[True, False, False, True]]
+    assert prune_global({"w": w}, sparsity=0.5)["w"].mask.tolist() == [[True, False, False, True]]
+    assert prune_n_m(w, n=2, m=4).mask.tolist() == [[True, False, False, True]]
+
+
+def test_taylor_scores_do_not_overflow_integer_inputs():
+    """Taylor importance of int8 weights and gradients is computed without wrapping around."""
+    w = np.array([16, 2], dtype=np.int8)
+    grad = np.array([16, 1], dtype=np.int8)  # 16 * 16 wraps to 0 in int8
+    assert prune_taylor(w, grad, sparsity=0.5).mask.tolist() == [True, False]
+
+
+def test_n_m_accepts_float16():
+    """N:M pruning of float16 weights gives the mask of their float32 values."""
+    w = _rng().standard_normal((8, 16)).astype(np.float16)
+    got = prune_n_m(w, n=2, m=4)
+    assert got.values.dtype == np.float16
+    assert np.array_equal(got.mask, prune_n_m(w.astype(np.float32), n=2, m=4).mask)

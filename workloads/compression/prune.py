@@ -82,7 +82,7 @@ def prune_magnitude(w: np.ndarray, *, sparsity: float) -> PruneResult:
     """Unstructured magnitude pruning: zero the ``round(sparsity * w.size)`` smallest ``|w|``."""
     w = _check_tensor(w, "w")
     _check_fraction("sparsity", sparsity, upper_open=True)
-    return _prune_by_score(w, np.abs(w), sparsity)
+    return _prune_by_score(w, _magnitudes(w), sparsity)
 
 
 def prune_taylor(w: np.ndarray, grad: np.ndarray, *, sparsity: float) -> PruneResult:
@@ -102,7 +102,7 @@ def prune_taylor(w: np.ndarray, grad: np.ndarray, *, sparsity: float) -> PruneRe
     if grad.shape != w.shape:
         raise ValueError(f"grad must have the shape of w {w.shape}, got {grad.shape}")
     _check_fraction("sparsity", sparsity, upper_open=True)
-    return _prune_by_score(w, np.abs(w * grad), sparsity)
+    return _prune_by_score(w, np.abs(w.astype(np.float64) * grad.astype(np.float64)), sparsity)
 
 
 def prune_global(weights: Mapping[str, np.ndarray], *, sparsity: float) -> dict[str, PruneResult]:
@@ -115,7 +115,7 @@ def prune_global(weights: Mapping[str, np.ndarray], *, sparsity: float) -> dict[
         raise ValueError("weights must hold at least one tensor, got an empty mapping")
     tensors = {name: _check_tensor(w, f"weights[{name!r}]") for name, w in weights.items()}
     _check_fraction("sparsity", sparsity, upper_open=True)
-    scores = np.concatenate([np.abs(w).ravel() for w in tensors.values()])
+    scores = np.concatenate([_magnitudes(w).ravel() for w in tensors.values()])
     keep = _keep_mask(scores, round(sparsity * scores.size))
     bounds = np.cumsum([0] + [w.size for w in tensors.values()])
     return {
@@ -139,7 +139,7 @@ def prune_n_m(w: np.ndarray, *, n: int, m: int, axis: int = 1) -> PruneResult:
     axis = _check_axis(axis, w.ndim)
     mask = np.empty(w.shape, dtype=bool)
     shape3 = (int(np.prod(w.shape[:axis])), w.shape[axis], -1)
-    _n_m_kernel(w.reshape(shape3), int(n), int(m), mask.reshape(shape3))
+    _n_m_kernel(_magnitudes(w).reshape(shape3), int(n), int(m), mask.reshape(shape3))
     return _result(w, mask, f"{n}:{m}")
 
 
@@ -203,6 +203,19 @@ def _check_tensor(w: np.ndarray, name: str) -> np.ndarray:
     if w.dtype.kind == "f" and not np.isfinite(w).all():
         raise ValueError(f"{name} must contain only finite values")
     return w
+
+
+def _magnitudes(w: np.ndarray) -> np.ndarray:
+    """``|w|`` without overflow, in a dtype the kernels take.
+
+    Signed integers become unsigned of the same width (``|-128|`` is 128 for int8, not
+    -128); float16 becomes float32, which Numba supports.
+    """
+    if w.dtype.kind == "i":
+        return np.abs(w).view(np.dtype(f"u{w.dtype.itemsize}"))
+    if w.dtype == np.float16:
+        return np.abs(w).astype(np.float32)
+    return np.abs(w)
 
 
 def _check_fraction(name: str, value: float | None, *, upper_open: bool) -> None:
