@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hwsim import cli_dse, cli_sim, registry
+from hwsim.cli_dse import int_at_least, output_folder, output_path
 from hwsim.fileio import atomic_write_text
 
 Command = Callable[[argparse.Namespace], int]
@@ -67,9 +68,17 @@ def _read_text(path: str, what: str) -> str:
 
 
 def load_plan(path: str | None) -> Any:
+    """The compression plan in the YAML file ``path`` (None without a path)."""
+    from hwsim.explore.spec import load_yaml
     from workloads.compression.plan import CompressionPlan
 
-    return CompressionPlan.from_yaml(_read_text(path, "plan")) if path else None
+    if not path:
+        return None
+    data = load_yaml(_read_text(path, "plan"), f"plan {path!r}") or {}
+    if not isinstance(data, dict):
+        raise CliError(f"plan {path!r} must be a YAML mapping with defaults, layers, drop or "
+                       f"channel_prune; got {type(data).__name__}")
+    return CompressionPlan.from_dict(data)
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:
@@ -125,22 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("graph", help="print a model's op graph as a table")
     _add_model_args(p)
-    p.add_argument("--csv", metavar="FILE", help="write one row per op to FILE")
+    p.add_argument("--csv", metavar="FILE", type=output_path, help="write one row per op to FILE")
     p.add_argument("--quiet", action="store_true", help="print only the totals")
     p.set_defaults(func=_cmd_graph)
 
     p = sub.add_parser("compress", help="apply a compression plan and show what changed")
     _add_model_args(p)
     p.add_argument("--plan", required=True, metavar="PLAN.yaml", help="compression plan (YAML)")
-    p.add_argument("--csv", metavar="FILE", help="write the compressed graph's per-op table")
+    p.add_argument("--csv", metavar="FILE", type=output_path,
+                   help="write the compressed graph's per-op table")
     p.set_defaults(func=_cmd_compress)
 
     cli_sim.add_commands(sub)
     cli_dse.add_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on built-in defaults")
-    p.add_argument("--out", default="out", help="folder for result files (default: out)")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
+    p.add_argument("--out", default="out", type=output_folder,
+                   help="folder for result files (default: out)")
+    p.add_argument("--workers", type=int_at_least(1), default=None,
+                   help="local processes (default: cores)")
     p.set_defaults(func=_cmd_demo)
     return parser
 
@@ -153,18 +165,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit as exc:  # --help and argparse exits
         return int(exc.code or 0)
-    except (CliError, ValueError, KeyError, FileNotFoundError, ImportError, OSError) as exc:
-        msg = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) or repr(exc)
-        print(f"hwsim: error: {msg}", file=sys.stderr)
+    except BrokenPipeError:  # the reader (e.g. `| head`) left: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (CliError, ValueError, KeyError, ImportError, OSError) as exc:
+        print(f"hwsim: error: {_one_line(_message(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not a user error: still one line (HWSIM_DEBUG=1 raises)
+        import yaml
+
+        if isinstance(exc, yaml.YAMLError):  # YAML read by a model or preset loader
+            from hwsim.explore.spec import yaml_error_text
+
+            print(f"hwsim: error: the YAML input {yaml_error_text(exc)}", file=sys.stderr)
+            return 2
         if os.environ.get("HWSIM_DEBUG"):
             raise
-        print(f"hwsim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"hwsim: internal error: {type(exc).__name__}: {_one_line(str(exc))}",
+              file=sys.stderr)
         return 1
+
+
+def _message(exc: BaseException) -> str:
+    """What a user error says: a file error names the file, not a temporary beside it."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    return str(exc) or repr(exc)
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

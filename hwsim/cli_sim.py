@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from hwsim import registry
 from hwsim.accelerator import Report, analytic_report
-from hwsim.cli_dse import read_text
+from hwsim.cli_dse import (
+    figure_path,
+    finite_number,
+    int_at_least,
+    output_path,
+    positive_ints,
+    positive_numbers,
+    read_text,
+)
 from hwsim.fileio import atomic_write_text, save_figure
 from hwsim.graph import Graph
 
@@ -20,7 +29,15 @@ def load_accelerator(spec: str, overrides: dict[str, Any] | None = None) -> Any:
     """An accelerator from ``FAMILY[:PRESET]``; PRESET may be a YAML file (e.g. host.yaml)."""
     family, _, preset = spec.partition(":")
     if preset.endswith((".yaml", ".yml")):
-        return registry.load_preset_file(family, read_text(preset, "preset"), overrides)
+        import yaml
+
+        from hwsim.explore.spec import yaml_error_text
+
+        registry.preset_loader(family)
+        try:
+            return registry.load_preset_file(family, read_text(preset, "preset"), overrides)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"preset {preset!r} {yaml_error_text(exc)}") from exc
     return registry.make_accelerator(family, preset or None, overrides)
 
 
@@ -30,7 +47,9 @@ def _graph(args: argparse.Namespace) -> Graph:
     if getattr(args, "topology", None):
         from accelerators.systolic import read_topology_csv
 
-        graph = read_topology_csv(read_text(args.topology, "topology"))
+        # the newline keeps one-line text from being read as a path
+        graph = read_topology_csv(read_text(args.topology, "topology") + "\n",
+                                  name=Path(args.topology).stem)
     else:
         if not args.model:
             raise ValueError("name a MODEL or give --topology FILE")
@@ -47,7 +66,7 @@ def _accelerator(args: argparse.Namespace) -> Any:
     if getattr(args, "scalesim_config", None):
         from accelerators.systolic import read_scalesim_cfg
 
-        base = read_scalesim_cfg(read_text(args.scalesim_config, "SCALE-Sim config"))
+        base = read_scalesim_cfg(read_text(args.scalesim_config, "SCALE-Sim config") + "\n")
         return registry.replace_fields(base, overrides)
     spec = args.accelerator + (f":{args.preset}" if args.preset else "")
     return load_accelerator(spec, overrides)
@@ -98,16 +117,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise ValueError(f"{what} must be comma-separated numbers, got {text!r}") from exc
-    if not values or any(v <= 0 for v in values):
-        raise ValueError(f"{what} must be positive numbers, got {text!r}")
-    return values
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a Poisson request stream with dynamic batching at several offered loads."""
     from hwsim.cli import load_plan
@@ -124,25 +133,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     acc = _accelerator(args)
     wait_s = args.max_wait_ms / 1e3
-    batches = [int(b) for b in _floats(args.max_batch, "--max-batch")]
+    if not args.rates and args.p99_ms is None:
+        raise ValueError("give --rates R1,R2,... and/or --p99-ms BOUND")
+    batches = args.max_batch
     if args.rates:
         policy = BatchPolicy(max_batch=batches[0], max_wait_s=wait_s)
-        table = load_sweep(build, acc, _floats(args.rates, "--rates"), policy=policy,
+        table = load_sweep(build, acc, args.rates, policy=policy,
                            n=args.requests, seed=args.seed, analytic=args.analytic)
         cols = [c for c in ("offered_per_s", "throughput_per_s", "latency_p50_s",
                             "latency_p95_s", "latency_p99_s", "mean_batch") if c in table]
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if args.csv:
             atomic_write_text(args.csv, table.to_csv(index=False))
-    if args.p99_ms:
+    if args.p99_ms is not None:
         policies = [BatchPolicy(max_batch=b, max_wait_s=wait_s) for b in batches]
         cap = max_throughput_under(build, acc, args.p99_ms / 1e3, policies=policies,
                                    n=args.requests, seed=args.seed, analytic=args.analytic)
         batch = cap.policy.max_batch if cap.policy else "-"
         print(f"max throughput with p99 <= {args.p99_ms} ms: {cap.throughput_per_s:.1f}/s "
               f"(max_batch {batch})")
-    if not args.rates and not args.p99_ms:
-        raise ValueError("give --rates R1,R2,... and/or --p99-ms BOUND")
     return 0
 
 
@@ -156,7 +165,7 @@ def cmd_speedup(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     if plan:
         variants["compressed"] = plan.apply(dense)
-    targets = [args.baseline, *args.against]
+    targets = list(dict.fromkeys([args.baseline, *args.against]))
     rows = []
     for variant, graph in variants.items():
         base = analytic_report(graph, load_accelerator(args.baseline))
@@ -212,23 +221,30 @@ def add_commands(sub: Any) -> None:
                         "does not support run there")
     p.add_argument("--no-overlap", action="store_true", help="DES without prefetch overlap")
     p.add_argument("--per-op", action="store_true", help="print the per-op table")
-    p.add_argument("--csv", metavar="FILE", help="write the per-op table")
-    p.add_argument("--trace", metavar="JSON", help="write a Chrome trace (Perfetto)")
-    p.add_argument("--gantt", metavar="PNG", help="write a Gantt chart of the timeline")
+    p.add_argument("--csv", metavar="FILE", type=output_path, help="write the per-op table")
+    p.add_argument("--trace", metavar="JSON", type=output_path,
+                   help="write a Chrome trace (Perfetto)")
+    p.add_argument("--gantt", metavar="PNG", type=figure_path,
+                   help="write a Gantt chart of the timeline")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("serve", help="serve a request stream: load/latency table")
     p.add_argument("model")
     _add_target(p)
     p.add_argument("--plan", metavar="PLAN.yaml", help="compression plan to apply first")
-    p.add_argument("--rates", help="offered loads, requests/s, comma-separated")
-    p.add_argument("--p99-ms", type=float, help="find the largest throughput within this p99")
-    p.add_argument("--max-batch", default="8", help="max batch size(s), comma-separated")
-    p.add_argument("--max-wait-ms", type=float, default=2.0, help="batching window")
-    p.add_argument("--requests", type=int, default=2000, help="requests per load point")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rates", type=positive_numbers,
+                   help="offered loads, requests/s, comma-separated")
+    p.add_argument("--p99-ms", type=finite_number(positive=True),
+                   help="find the largest throughput within this p99")
+    p.add_argument("--max-batch", type=positive_ints, default=[8],
+                   help="max batch size(s), comma-separated (default: 8)")
+    p.add_argument("--max-wait-ms", type=finite_number(positive=False), default=2.0,
+                   help="batching window")
+    p.add_argument("--requests", type=int_at_least(1), default=2000,
+                   help="requests per load point")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--analytic", action="store_true", help="cost batches without the DES")
-    p.add_argument("--csv", metavar="FILE", help="write the load table")
+    p.add_argument("--csv", metavar="FILE", type=output_path, help="write the load table")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("speedup", help="speedup table of accelerators against a baseline")
@@ -237,12 +253,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--against", nargs="+", required=True, help="FAMILY[:PRESET] ...")
     p.add_argument("--plan", metavar="PLAN.yaml", help="also compare the compressed model")
     p.add_argument("--model-set", action="append", metavar="KEY=VALUE")
-    p.add_argument("--csv", metavar="FILE")
-    p.add_argument("--plot", metavar="PNG", help="write a speedup bar chart")
+    p.add_argument("--csv", metavar="FILE", type=output_path)
+    p.add_argument("--plot", metavar="PNG", type=figure_path, help="write a speedup bar chart")
     p.set_defaults(func=cmd_speedup)
 
     p = sub.add_parser("calibrate", help="measure this machine into a preset")
     p.add_argument("target", choices=["cpu"])
-    p.add_argument("--out", required=True, metavar="YAML")
+    p.add_argument("--out", required=True, metavar="YAML", type=output_path)
     p.add_argument("--quick", action="store_true", help="shorter micro-benchmarks")
     p.set_defaults(func=cmd_calibrate)

@@ -5,7 +5,8 @@ compression plan. A design is a dict whose keys are accelerator config fields (`
 ``ifmap_sram_bytes``, ...) or plan settings (``weight_bits``, ``act_bits``, ``format``,
 ``weight_sparsity``, ``act_sparsity``, ``pattern``), applied on top of the bases. The row
 holds latency, throughput, energy, power, area, EDP, the quality axis (measured accuracy for
-the digits models, the fidelity proxy otherwise) and ``feasible`` against the limits.
+the digits models, the fidelity proxy otherwise), ``feasible`` against the limits and the
+``problem_id`` of the problem that produced it.
 
 The problem is picklable and evaluates batches: designs sharing a compression plan share
 one compressed graph and one quality figure, and a family module offering
@@ -17,19 +18,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hwsim import registry
-from hwsim.accelerator import analytic_report, batch_of
+from hwsim.accelerator import EnergyBreakdown, analytic_report, batch_of
 from hwsim.graph import Graph
 
 PLAN_FIELDS = ("weight_bits", "act_bits", "format", "weight_sparsity", "act_sparsity",
                "pattern")
 QUALITY_MODES = ("auto", "accuracy", "proxy", "none")
 LIMIT_SENSES = {"accuracy": "min", "fidelity_sqnr_db": "min", "throughput_per_s": "min"}
+#: Numeric metrics of every row, whatever the family (energy split as in ``EnergyBreakdown``).
+HARDWARE_METRICS = ("latency_s", "throughput_per_s", "energy_j", "avg_power_w", "area_mm2",
+                    "edp_js", *(f"energy_{f.name}" for f in dataclasses.fields(EnergyBreakdown)))
+_QUALITY_METRICS = {"accuracy": ("accuracy",), "proxy": ("fidelity_sqnr_db",), "none": ()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +62,40 @@ class CodesignProblem:
         if self.quality not in QUALITY_MODES:
             raise ValueError(f"quality must be one of {', '.join(QUALITY_MODES)}, "
                              f"got {self.quality!r}")
-        registry.model_params(self.workload)
+        if not isinstance(self.workload_params, Mapping):
+            raise ValueError(f"workload_params must be a mapping of model parameters, "
+                             f"got {self.workload_params!r}")
+        registry.build_model(self.workload, self.workload_params)
+        _quality_mode(self.workload, self.quality)
         self.base_accelerator()
+        if not isinstance(self.plan, Mapping):
+            raise ValueError(f"plan must be a mapping (a compression plan), got {self.plan!r}")
         _plan_from(self.plan, {})
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        if not isinstance(self.limits, Mapping):
+            raise ValueError(f"limits must map metric names to bounds, got {self.limits!r}")
+        known = self.metrics()
+        for name, bound in self.limits.items():
+            if name not in known:
+                raise ValueError(f"limits: unknown metric {name!r}; allowed: {', '.join(known)}")
+            if isinstance(bound, bool) or not isinstance(bound, int | float) \
+                    or not math.isfinite(bound):
+                raise ValueError(f"limits.{name} must be a finite number, got {bound!r}")
+
+    @functools.cached_property
+    def problem_id(self) -> str:
+        """Stable id of the problem, ``WORKLOAD-`` and 16 hex digits of every field; each row
+        holds it so that results of another problem are not mistaken for this one's."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True, default=repr)
+        return f"{self.workload}-{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"
+
+    def metrics(self) -> tuple[str, ...]:
+        """Names of the numeric metrics each row holds (hardware figures, then quality)."""
+        return HARDWARE_METRICS + _QUALITY_METRICS[_quality_mode(self.workload, self.quality)]
 
     def base_accelerator(self) -> Any:
         """The accelerator config that design overrides start from."""
@@ -70,6 +109,20 @@ class CodesignProblem:
                 raise ValueError(
                     f"parameter {name!r} is neither a {self.family} config field nor a plan "
                     f"setting ({', '.join(PLAN_FIELDS)})")
+
+    def check_values(self, name: str, values: Sequence[Any]) -> None:
+        """Raise ``ValueError`` if one of ``values`` is not allowed for the design key
+        ``name`` on its own (combinations are checked when a point is evaluated)."""
+        base = self.base_accelerator()
+        for value in values:
+            try:
+                if name in PLAN_FIELDS:
+                    _plan_from(self.plan, {name: value})
+                else:
+                    dataclasses.replace(base, **{name: value})
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"parameter {name!r}: value {value!r} is not allowed: "
+                                 f"{exc}") from exc
 
     def evaluate(self, design: Mapping[str, Any]) -> dict[str, Any]:
         """Metrics of one design point."""
@@ -105,6 +158,7 @@ class CodesignProblem:
     def _finish(self, row: dict[str, Any]) -> dict[str, Any]:
         row["feasible"] = all(_within(row.get(k), v, LIMIT_SENSES.get(k, "max"))
                               for k, v in self.limits.items())
+        row["problem_id"] = self.problem_id
         return row
 
 
@@ -121,7 +175,8 @@ def _batched_rows(module: Any, graph: Graph, base: Any,
         "latency_s": out["latency_s"], "throughput_per_s": out["throughput_per_s"],
         "energy_j": out["energy_j"], "avg_power_w": power, "area_mm2": out["area_mm2"],
         "edp_js": edp, "energy_compute_j": out["compute_j"], "energy_sram_j": out["sram_j"],
-        "energy_dram_j": out["dram_j"], "energy_static_j": out["static_j"],
+        "energy_dram_j": out["dram_j"], "energy_other_j": out.get("other_j", 0.0 * edp),
+        "energy_static_j": out["static_j"],
     }
     head = {"workload": graph.name, "accelerator": base.name, "batch": batch_of(graph)}
     return [{**head, **{k: float(v[i]) for k, v in cols.items()}} for i in range(n)]
@@ -150,11 +205,24 @@ def _thaw(data: Any) -> Any:
     return data
 
 
+def _quality_mode(workload: str, quality: str) -> str:
+    """The quality axis ``quality`` resolves to for ``workload`` ("auto" picks one)."""
+    digits = workload.startswith("digits_")
+    if quality == "accuracy" and not digits:
+        raise ValueError(f"quality 'accuracy' needs a digits model, got {workload!r}")
+    if quality != "auto":
+        return quality
+    return "accuracy" if digits else "proxy"
+
+
 def _plan_from(base: Mapping[str, Any], settings: Mapping[str, Any]) -> Any:
     from workloads.compression.plan import CompressionPlan
 
     data = dict(base)
-    data["defaults"] = {**dict(base.get("defaults") or {}), **settings}
+    defaults = base.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise ValueError(f"plan.defaults must be a mapping of settings, got {defaults!r}")
+    data["defaults"] = {**defaults, **settings}
     return CompressionPlan.from_dict(data)
 
 
@@ -164,11 +232,8 @@ def _compressed_graph(workload: str, params: tuple, plan: tuple, key: tuple, qua
     """Compressed graph and quality metric of one plan (memoised per process)."""
     compression = _plan_from(_thaw(plan) if plan else {}, dict(key))
     graph = registry.build_model(workload, dict(params))
-    digits = workload.startswith("digits_")
-    mode = quality if quality != "auto" else ("accuracy" if digits else "proxy")
+    mode = _quality_mode(workload, quality)
     if mode == "accuracy":
-        if not digits:
-            raise ValueError(f"quality 'accuracy' needs a digits model, got {workload!r}")
         from workloads.accuracy.plan_eval import evaluate_plan
 
         measured = evaluate_plan(compression, workload.removeprefix("digits_"), seed=seed)

@@ -104,13 +104,18 @@ def replace_fields(base: Any, overrides: Mapping[str, Any] | None) -> Any:
 PRESET_LOADERS = {"cpu": ("accelerators.calibrate", "load_preset")}
 
 
-def load_preset_file(family: str, text: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """A config of ``family`` from preset YAML text (e.g. written by `hwsim calibrate`)."""
+def preset_loader(family: str) -> Callable[[str], Any]:
+    """The function that reads ``family`` presets from YAML text."""
     if family not in PRESET_LOADERS:
         raise ValueError(f"accelerator {family!r} has no YAML presets; "
                          f"families with them: {', '.join(PRESET_LOADERS)}")
     module, name = PRESET_LOADERS[family]
-    return replace_fields(getattr(importlib.import_module(module), name)(text), overrides)
+    return getattr(importlib.import_module(module), name)
+
+
+def load_preset_file(family: str, text: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """A config of ``family`` from preset YAML text (e.g. written by `hwsim calibrate`)."""
+    return replace_fields(preset_loader(family)(text), overrides)
 
 
 def parse_value(text: str) -> Any:

@@ -29,13 +29,36 @@ from typing import Any
 import pandas as pd
 
 from hwsim.codesign import CodesignProblem
-from hwsim.explore import Space, explore, run_sweep
+from hwsim.explore import Choice, Space, explore, run_sweep
+from hwsim.explore.spec import load_yaml
 
 SAMPLERS = ("grid", "random", "lhs")
 SEARCHES = ("random", "nsga2")
 _TOP_KEYS = {"problem", "space", "sample", "search", "objectives"}
 _PROBLEM_KEYS = {"workload", "workload_params", "accelerator", "preset", "plan", "quality",
                  "limits", "seed"}
+
+
+def _int(data: Mapping[str, Any], key: str, default: int, where: str, low: int) -> int:
+    """``data[key]`` as an integer >= ``low`` (``default`` when absent); floats are errors."""
+    if key not in data:
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{where}.{key} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _objectives(data: Any, problem: CodesignProblem) -> dict[str, str]:
+    """Objective senses by metric name, each a metric the problem's rows hold."""
+    objectives = data or {"latency_s": "min", "energy_j": "min"}
+    if not isinstance(objectives, Mapping):
+        raise ValueError(f"objectives must map metric names to 'min' or 'max', got {data!r}")
+    known = problem.metrics()
+    for name in objectives:
+        if name not in known:
+            raise ValueError(f"objectives: unknown metric {name!r}; allowed: {', '.join(known)}")
+    return dict(objectives)
 
 
 def _only(data: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
@@ -63,36 +86,37 @@ class SweepConfig:
     objectives: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SweepConfig:
+    def from_dict(cls, data: Any) -> SweepConfig:
         """Validate the dict form (as parsed from YAML)."""
         _only(data, _TOP_KEYS, "sweep config")
-        prob = dict(_only(data.get("problem"), _PROBLEM_KEYS, "problem"))
+        if data.get("problem") is None:
+            raise ValueError("sweep config: 'problem' is required (a mapping with workload, "
+                             "accelerator, preset, ...)")
+        prob = dict(_only(data["problem"], _PROBLEM_KEYS, "problem"))
         if "workload" not in prob:
             raise ValueError("problem: 'workload' is required (a `hwsim list models` name)")
         problem = CodesignProblem(family=prob.pop("accelerator", "systolic"), **prob)
         space = Space.from_dict(data.get("space") or {})
         problem.check_names(space.names)
-        sample = dict(_only(data.get("sample") or {}, {"method", "n", "points_per_range",
-                                                        "seed"}, "sample"))
-        search = dict(_only(data.get("search") or {}, {"method", "budget", "seed"}, "search"))
-        objectives = data.get("objectives") or {"latency_s": "min", "energy_j": "min"}
-        if not isinstance(objectives, Mapping):
-            raise ValueError("objectives must map metric names to 'min' or 'max'")
+        for param in space.params:
+            values = param.values if isinstance(param, Choice) else (param.low, param.high)
+            problem.check_values(param.name, values)
+        sample = _only(data.get("sample") or {}, {"method", "n", "points_per_range", "seed"},
+                       "sample")
+        search = _only(data.get("search") or {}, {"method", "budget", "seed"}, "search")
         cfg = cls(problem=problem, space=space, method=sample.get("method", "grid"),
-                  n=int(sample.get("n", 100)),
-                  points_per_range=int(sample.get("points_per_range", 5)),
-                  seed=int(search.get("seed", sample.get("seed", 0))),
-                  search=search.get("method"), budget=int(search.get("budget", 0)),
-                  objectives=dict(objectives))
+                  n=_int(sample, "n", 100, "sample", 1),
+                  points_per_range=_int(sample, "points_per_range", 5, "sample", 2),
+                  seed=_int(search, "seed", _int(sample, "seed", 0, "sample", 0), "search", 0),
+                  search=search.get("method"), budget=_int(search, "budget", 0, "search", 1),
+                  objectives=_objectives(data.get("objectives"), problem))
         cfg.check()
         return cfg
 
     @classmethod
     def from_yaml(cls, text: str) -> SweepConfig:
         """Parse and validate YAML text."""
-        import yaml
-
-        return cls.from_dict(yaml.safe_load(text) or {})
+        return cls.from_dict(load_yaml(text, "sweep config") or {})
 
     def check(self) -> None:
         """Raise ``ValueError`` for an unknown sampler, search, objective sense or budget."""
@@ -116,7 +140,7 @@ class SweepConfig:
             return self.space.random(self.n, seed=self.seed)
         return self.space.latin_hypercube(self.n, seed=self.seed)
 
-    def run(self, *, executor: Any = None, out: str | None = None,
+    def run(self, *, executor: Any = None, out: Any = None,
             progress: Callable[..., None] | None = None) -> pd.DataFrame:
         """Run the sweep (or search) and return one row per design point."""
         if self.search:

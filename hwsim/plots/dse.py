@@ -45,14 +45,28 @@ def _require(df: pd.DataFrame, cols: Sequence[str]) -> None:
         raise ValueError(f"columns {missing} not in the table; it has {list(df.columns)}")
 
 
+def _numeric(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first of ``cols`` that holds something not a number."""
+    _require(df, cols)
+    for c in cols:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = df[c].notna() & values.isna()
+        if bad.any():
+            raise ValueError(f"column {c!r} must hold numbers to be plotted, "
+                             f"got {df[c][bad].iloc[0]!r}")
+
+
 def pareto_plot(df: pd.DataFrame, x: str, y: str, *, color: str | None = None,
                 senses: tuple[str, str] = ("min", "min"), ax: Axes | None = None,
                 log: bool = True) -> Figure:
     """2-D Pareto front of ``y`` against ``x``: dominated points faded, the front
-    highlighted and joined, an optional third column as colour."""
-    _require(df, [x, y] + ([color] if color else []))
+    highlighted and joined, an optional third column as colour. ``log`` puts an axis on a
+    log scale when all its values are > 0."""
+    _numeric(df, [x, y] + ([color] if color else []))
     ok = df[[x, y]].notna().all(axis=1).to_numpy()
     data = df[ok]
+    if data.empty:
+        raise ValueError(f"no row has numbers in both {x!r} and {y!r}")
     front = pareto_mask(data[[x, y]].to_numpy(float), list(senses))
     fig, ax = _axes(ax)
     shade: dict[str, Any] = {}
@@ -66,8 +80,9 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, *, color: str | None = None,
     ax.plot(fr[x], fr[y], color="tab:red", linewidth=1.2, zorder=2)
     if color:
         fig.colorbar(sc, ax=ax, label=_label(color))
-    if log:
+    if log and (data[x].astype(float) > 0).all():
         ax.set_xscale("log")
+    if log and (data[y].astype(float) > 0).all():
         ax.set_yscale("log")
     ax.set_xlabel(_label(x))
     ax.set_ylabel(_label(y))
@@ -81,7 +96,7 @@ def parallel_coordinates(df: pd.DataFrame, columns: Sequence[str], *,
                          highlight: np.ndarray | None = None, ax: Axes | None = None) -> Figure:
     """Parallel-coordinates plot of many objectives, each axis min-max normalised;
     ``highlight`` (a boolean mask, e.g. the Pareto front) is drawn on top in colour."""
-    _require(df, columns)
+    _numeric(df, columns)
     vals = df[list(columns)].to_numpy(float)
     lo, hi = np.nanmin(vals, axis=0), np.nanmax(vals, axis=0)
     norm = (vals - lo) / np.where(hi > lo, hi - lo, 1.0)

@@ -51,7 +51,7 @@ def test_simulate_analytic_equals_no_overlap_des():
         (["simulate", "mlp", "--accelerator", "cpu", "--preset", "missing.yaml"],
          "cannot read preset 'missing.yaml'"),
         (["serve", "mlp", "--accelerator", "systolic", "--rates", "abc"],
-         "--rates must be comma-separated numbers"),
+         "argument --rates: must be comma-separated finite numbers > 0"),
     ],
 )
 def test_simulate_errors_are_one_line(args, needle):

@@ -247,7 +247,7 @@ def test_range_type_is_inferred():
         ("parameters: {d: {values: [1]}}\nconstraints: 'd > 0'", ["'constraints'", "list"]),
         ("parameters: {d: {values: [1]}}\nconstraints: ['e > 0']", ["unknown name 'e'"]),
         ("- just\n- a list", ["mapping"]),
-        ("parameters: {d: {values: [1]]}", ["could not be parsed"]),
+        ("parameters: {d: {values: [1]]}", ["not valid YAML at line 1, column 29"]),
     ],
 )
 def test_yaml_errors_name_parameter_field_and_value(text, fragments):
