@@ -13,6 +13,8 @@ array kernels in one call), optionally also with ``evaluate(design)``.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from functools import partial
@@ -94,7 +96,8 @@ class ProcessExecutor(_ClosingExecutor):
     ) -> None:
         self._workers = _positive("workers", workers, os.cpu_count() or 1)
         self._max_pending = _positive("max_pending", max_pending, 2 * self._workers)
-        self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=mp_context)
+        self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=mp_context,
+                                         initializer=_exit_with_parent)
 
     @property
     def workers(self) -> int:
@@ -119,6 +122,22 @@ class ProcessExecutor(_ClosingExecutor):
     def close(self) -> None:
         """Shut the worker pool down."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_with_parent(poll_s: float = 0.5) -> None:
+    """Worker initializer: end this worker once its parent process is gone.
+
+    A pool's workers otherwise outlive a killed parent (SIGKILL runs no cleanup), blocked
+    forever on a task queue whose writing end they hold themselves.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class DaskExecutor(_ClosingExecutor):

@@ -4,7 +4,9 @@ Objectives are columns of an ``(n, k)`` array with a sense per column, ``"min"``
 ``"max"``; internally every column is turned into a minimisation by negating the
 ``"max"`` ones. A point dominates another when it is no worse in every objective and
 strictly better in at least one. Points equal in every objective do not dominate each
-other, so duplicates on the front are all kept. Rows holding a NaN are never on the front.
+other, so duplicates on the front are all kept. Rows holding a NaN are never on the front;
+infinities are ordinary values (a row best in one objective is on the front even if another
+of its objectives is infinite).
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def _front_2d(costs: np.ndarray) -> np.ndarray:
     x, y = costs[order, 0], costs[order, 1]
     group_start = np.searchsorted(x, x, side="left")
     running_min = np.minimum.accumulate(y)
-    best_before = np.where(group_start > 0, running_min[np.maximum(group_start - 1, 0)], np.inf)
-    keep_sorted = (y == y[group_start]) & (best_before > y)
+    first = group_start == 0  # no point with a smaller x: nothing can dominate it in y
+    best_before = np.where(first, np.inf, running_min[np.maximum(group_start - 1, 0)])
+    keep_sorted = (y == y[group_start]) & (first | (best_before > y))
     keep = np.empty_like(keep_sorted)
     keep[order] = keep_sorted
     return keep
@@ -221,13 +224,15 @@ def knee_point(
     rule uses the hyperplane through the k extremes; when they are degenerate (fewer
     than k distinct extremes, or a singular system) the plane ``sum(x) = 1`` is used,
     i.e. the point with the smallest sum of normalised objectives. Ties go to the first
-    row in ``df`` order.
+    row in ``df`` order. Rows with a NaN or infinite objective are left out.
     """
     columns, senses = _objectives(df, minimize, maximize)
     values = df[columns].to_numpy(dtype=np.float64)
-    mask = pareto_mask(values, senses)
+    finite = np.isfinite(values).all(axis=1)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[finite] = pareto_mask(values[finite], senses)
     if not mask.any():
-        raise ValueError("knee_point needs at least one row without NaN objectives")
+        raise ValueError("knee_point needs at least one row with finite objectives")
     front = _as_minimisation(values[mask], senses)
     span = front.max(axis=0) - front.min(axis=0)
     unit = (front - front.min(axis=0)) / np.where(span > 0, span, 1.0)

@@ -184,8 +184,9 @@ def explore(
     seed : int
         Seed of the search.
     objectives : mapping
-        Metric name -> ``"min"`` or ``"max"``. Points that fail, are infeasible, or lack
-        a finite value for any objective are told to the search as failed.
+        Metric name -> ``"min"`` or ``"max"``. Points that fail, are infeasible, hold a
+        false ``feasible`` metric (a limit broken), or lack a finite value for any
+        objective are told to the search as failed.
     executor : Executor or None
         Where batches run; None runs them serially here.
     batch_size : int or None
@@ -244,7 +245,7 @@ def _evaluate_keyed(problem: Any, items: list[tuple[int, str, dict[str, Any]]]) 
 
 
 def _objective_values(row: Mapping[str, Any], objectives: Mapping[str, str]) -> list[float] | None:
-    if row["status"] != STATUS_OK:
+    if row["status"] != STATUS_OK or not bool(row.get("feasible", True)):
         return None
     values: list[Any] = [row.get(name) for name in objectives]
     if not all(isinstance(v, float) and math.isfinite(v) for v in values):

@@ -17,6 +17,7 @@ A store has a single writer; two sweeps must not share an output.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -76,12 +77,12 @@ class ResultStore:
         self._frames: list[pd.DataFrame] = []
 
     def load(self) -> pd.DataFrame:
-        """All rows stored so far, one per point id."""
+        """All rows stored so far, one per point id (the latest row of a point)."""
         if not self._frames:
             return pd.DataFrame(columns=list(RESERVED_COLUMNS))
         frame = pd.concat(self._frames, ignore_index=True)
         self._frames = [frame]
-        return frame.drop_duplicates("point_id", keep="first").reset_index(drop=True)
+        return frame.drop_duplicates("point_id", keep="last").reset_index(drop=True)
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add finished rows."""
@@ -100,12 +101,15 @@ class CsvStore(ResultStore):
     Parameters
     ----------
     path : str or Path
-        The CSV file; its directory must exist. Existing rows are loaded on creation.
+        The CSV file; its directory must exist. Existing rows are loaded on creation and
+        leftover temporary copies from an interrupted write are removed.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
         self.path = Path(path)
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            stale.unlink()
         if self.path.exists():
             self._frames.append(_read_csv(self.path))
 

@@ -10,7 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from hwsim.explore.executors import Executor, Point, SerialExecutor, evaluate_points
+from hwsim.explore.executors import (
+    STATUS_ERROR,
+    Executor,
+    Point,
+    SerialExecutor,
+    evaluate_points,
+)
 from hwsim.explore.store import RESERVED_COLUMNS, open_store, point_ids, records
 
 Progress = Callable[[int, int, float, float], None]
@@ -41,7 +47,8 @@ def run_sweep(
     out : None, str, Path or ResultStore
         Output (``.csv`` file or ``.parquet`` directory), written after every batch. If
         it already holds results, points already there (by ``point_id``) are not run
-        again, so a killed sweep restarted with the same output resumes.
+        again, so a killed sweep restarted with the same output resumes; points stored
+        with status ``"error"`` are run again and their new row replaces the old one.
     batch_size : int or None
         Points per task; None picks about four batches per worker, at most 256 points.
     progress : callable or None
@@ -56,7 +63,8 @@ def run_sweep(
     """
     unique = _unique_points(designs)
     store = open_store(out)
-    finished = set(_compatible(store.load(), designs)["point_id"])
+    stored = _compatible(store.load(), designs)
+    finished = set(stored.loc[stored["status"] != STATUS_ERROR, "point_id"])
     todo = [p for p in unique if p[0] not in finished]
     executor = executor if executor is not None else SerialExecutor()
     batches = _chunks(todo, _batch_size(batch_size, len(todo), executor.workers))

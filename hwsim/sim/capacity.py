@@ -102,7 +102,8 @@ def _best_rate(service: ServiceTimes, policy: BatchPolicy, bound_s: float, *, n:
     rate with full batches). p99 is not monotone in the rate (at low rates requests wait for
     a batch to fill), so the search steps down from the peak until a rate is feasible and
     then bisects between it and the infeasible rate above. Each trial serves at least 50
-    full batches so that queueing near the peak shows in the tail.
+    full batches so that queueing near the peak shows in the tail. If no rate down to a
+    thousandth of the peak is feasible (the batching wait alone breaks the bound) it is None.
     """
     n = max(n, 50 * policy.max_batch)
 
@@ -113,9 +114,9 @@ def _best_rate(service: ServiceTimes, policy: BatchPolicy, bound_s: float, *, n:
     if service(1).latency_s > bound_s:
         return None
     cap = policy.max_batch
-    hi = cap / service(cap).latency_s  # the server's peak rate with full batches
-    lo, best = hi, None
-    while lo > 1e-3 * hi:
+    peak = cap / service(cap).latency_s  # the server's peak rate with full batches
+    lo, hi, best = peak, peak, None
+    while lo > 1e-3 * peak:
         lo *= 0.8
         best = trial(lo)
         if best.latency_p99_s <= bound_s:

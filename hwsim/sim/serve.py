@@ -59,8 +59,8 @@ class PoissonArrivals:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.rate_per_s > 0:
-            raise ValueError(f"rate_per_s must be > 0, got {self.rate_per_s!r}")
+        if not 0 < self.rate_per_s < float("inf"):
+            raise ValueError(f"rate_per_s must be finite and > 0, got {self.rate_per_s!r}")
         if not isinstance(self.n, int) or self.n < 1:
             raise ValueError(f"n must be an integer >= 1, got {self.n!r}")
 

@@ -46,9 +46,10 @@ SENSES = {
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("kind", ["continuous", "integer", "nan"])
+@pytest.mark.parametrize("kind", ["continuous", "integer", "nan", "inf"])
 def test_mask_matches_brute_force(k, seed, kind):
-    """The vectorised filter equals the O(n^2) definition, with ties, duplicates and NaN."""
+    """The vectorised filter equals the O(n^2) definition, with ties, duplicates, NaN and
+    infinities."""
     rng = np.random.default_rng(seed)
     n = 120
     if kind == "continuous":
@@ -57,6 +58,9 @@ def test_mask_matches_brute_force(k, seed, kind):
         values = rng.integers(0, 4, size=(n, k)).astype(float)
     if kind == "nan":
         values[rng.random((n, k)) < 0.05] = np.nan
+    if kind == "inf":
+        hit = rng.random((n, k)) < 0.1
+        values[hit] = rng.choice([np.inf, -np.inf], size=hit.sum())
     for senses in SENSES[k]:
         np.testing.assert_array_equal(pareto_mask(values, senses), brute_force_mask(values, senses))
 
@@ -92,6 +96,20 @@ def test_infinite_values_are_compared():
     """Infinite objectives are ordinary (worst or best) values, not missing ones."""
     values = np.array([[np.inf, 0.0], [1.0, 1.0], [2.0, np.inf]])
     np.testing.assert_array_equal(pareto_mask(values, ["min", "min"]), [True, True, False])
+
+
+def test_best_point_with_an_infinite_objective_stays_on_the_front():
+    """The point best in x is non-dominated even when its y is infinite, in 2-D as in 3-D."""
+    values = np.array([[1.0, np.inf], [2.0, 5.0], [1.5, np.inf]])
+    np.testing.assert_array_equal(pareto_mask(values, ["min", "min"]), [True, True, False])
+    np.testing.assert_array_equal(pareto_mask(np.column_stack([values, np.zeros(3)]),
+                                              ["min"] * 3), [True, True, False])
+
+
+def test_knee_ignores_rows_with_infinite_objectives():
+    """A row with an infinite objective cannot be normalised, so the knee skips it."""
+    df = pd.DataFrame({"a": [0.0, 0.2, 1.0, -np.inf], "b": [1.0, 0.2, 0.0, 5.0]})
+    assert knee_point(df, minimize=["a", "b"]) == 1
 
 
 @pytest.mark.parametrize(

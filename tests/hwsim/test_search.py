@@ -126,6 +126,35 @@ def test_explore_accepts_a_search_object():
     assert len(table) == 25
 
 
+class TellRecorder(RandomSearch):
+    """A random search that remembers what it was told."""
+
+    def __init__(self, space):
+        super().__init__(space, seed=0)
+        self.told = {}
+
+    def tell(self, key, values):
+        self.told[key] = values
+
+
+def over_limit(design):
+    """Metrics of a design whose ``feasible`` flag says if it keeps area <= 32."""
+    return {"latency_s": 1.0 / design["a"], "area_mm2": float(design["a"]),
+            "feasible": design["a"] <= 32}
+
+
+def test_rows_breaking_a_limit_are_told_as_failed():
+    """A point evaluated ok but flagged not feasible must not steer the search."""
+    space = Space([IntRange("a", 1, 64)])
+    search = TellRecorder(space)
+    table = explore(over_limit, space, search, budget=30,
+                    objectives={"latency_s": "min", "area_mm2": "min"})
+    for trial, feasible in zip(table["trial"], table["feasible"], strict=True):
+        assert (search.told[trial] is None) == (not feasible)
+    assert not table["feasible"].all()
+    assert table["feasible"].any()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

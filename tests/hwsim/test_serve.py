@@ -185,14 +185,26 @@ def test_max_throughput_is_zero_when_the_bound_is_unreachable():
     assert capacity.policy is None
 
 
+def test_capacity_gives_up_when_waiting_for_a_batch_breaks_the_bound():
+    """When full batches are too slow and partial ones wait too long, no rate is feasible:
+    the search stops at a thousandth of the peak instead of reporting a vanishing rate."""
+    single = simulate(_mlp(1), ACC).latency_s
+    policy = BatchPolicy(max_batch=8, max_wait_s=100 * single)
+    capacity = max_throughput_under(_mlp, ACC, 1.05 * single, policies=[policy], n=200)
+    assert capacity.throughput_per_s == 0.0
+    assert capacity.policy is None
+
+
 def test_policy_arrivals_and_bounds_validate():
     """Bad batch caps, waits, rates, traces and bounds are rejected by name."""
     with pytest.raises(ValueError, match="max_batch must be an integer >= 1, got 0"):
         BatchPolicy(max_batch=0)
     with pytest.raises(ValueError, match="max_wait_s must be finite"):
         BatchPolicy(max_wait_s=float("inf"))
-    with pytest.raises(ValueError, match="rate_per_s must be > 0"):
+    with pytest.raises(ValueError, match="rate_per_s must be finite and > 0, got 0.0"):
         PoissonArrivals(rate_per_s=0.0, n=10)
+    with pytest.raises(ValueError, match="rate_per_s must be finite and > 0, got inf"):
+        PoissonArrivals(rate_per_s=float("inf"), n=10)
     with pytest.raises(ValueError, match="non-decreasing"):
         serve(_mlp, ACC, arrivals=[1.0, 0.0], policy=BatchPolicy())
     with pytest.raises(ValueError, match="p99_bound_s must be > 0"):

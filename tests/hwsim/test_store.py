@@ -84,6 +84,45 @@ def test_parquet_store_writes_one_part_per_append(tmp_path):
     assert (tmp_path / "out.parquet" / "part-000003.parquet").exists()
 
 
+def test_csv_store_removes_its_stale_temporaries_on_open(tmp_path):
+    """A temporary copy left by a killed write is removed; other files are kept."""
+    CsvStore(tmp_path / "out.csv").append(rows(1))
+    (tmp_path / ".out.csv.x1y2.tmp").write_text("half")
+    (tmp_path / ".other.csv.x1y2.tmp").write_text("someone else's")
+    assert list(CsvStore(tmp_path / "out.csv").load()["x"]) == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.csv.x1y2.tmp", "out.csv"]
+
+
+class FailsOnce:
+    """An evaluate that raises on the designs in ``bad`` the first time it sees them."""
+
+    def __init__(self, bad):
+        self.bad = set(bad)
+        self.seen = []
+
+    def __call__(self, design):
+        self.seen.append(design["x"])
+        if design["x"] in self.bad:
+            self.bad.discard(design["x"])
+            raise RuntimeError("transient")
+        return {"double": 2.0 * design["x"]}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_resume_retries_points_that_failed(tmp_path, suffix):
+    """A rerun on the same output runs only the points stored as errors, and their new rows
+    replace the old ones."""
+    out, evaluate = tmp_path / f"out{suffix}", FailsOnce({1, 3})
+    first = run_sweep(evaluate, frame(5), out=out, batch_size=1)
+    assert list(first["status"]) == ["ok", "error", "ok", "error", "ok"]
+    evaluate.seen.clear()
+    second = run_sweep(evaluate, frame(5), out=out, batch_size=1)
+    assert sorted(evaluate.seen) == [1, 3]
+    assert list(second["status"]) == ["ok"] * 5
+    assert list(second["double"]) == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert (CsvStore if suffix == ".csv" else ParquetStore)(out).load()["point_id"].is_unique
+
+
 def test_missing_pyarrow_gives_install_hint(tmp_path, monkeypatch):
     """Parquet output without pyarrow says which extra to install."""
     monkeypatch.setitem(sys.modules, "pyarrow", None)
