@@ -58,3 +58,23 @@ def test_missing_column_is_a_clear_error(table):
     """Asking for a column the table lacks names it."""
     with pytest.raises(ValueError, match=r"columns \['accuracy'\] not in the table"):
         dse.pareto_plot(table, "latency_s", "accuracy")
+
+
+def test_non_positive_axis_stays_linear(table):
+    """An axis with a value <= 0 (e.g. SQNR in dB) is not forced onto a log scale."""
+    data = table.assign(sqnr_db=np.linspace(-5.0, 30.0, len(table)))
+    ax = dse.pareto_plot(data, "latency_s", "sqnr_db", senses=("min", "max")).axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_yscale() == "linear"
+
+
+def test_text_in_a_plotted_column_is_named(table):
+    """A column holding text cannot be plotted and the error names it and the value."""
+    data = table.assign(energy_j=table["energy_j"].astype(object))
+    data.loc[3, "energy_j"] = "n/a"
+    with pytest.raises(ValueError, match="column 'energy_j' must hold numbers .* got 'n/a'"):
+        dse.pareto_plot(data, "latency_s", "energy_j")
+    with pytest.raises(ValueError, match="column 'config' must hold numbers"):
+        dse.parallel_coordinates(table, ["latency_s", "config"])
+    with pytest.raises(ValueError, match="no row has numbers in both"):
+        dse.pareto_plot(table.assign(energy_j=np.nan), "latency_s", "energy_j")

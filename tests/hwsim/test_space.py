@@ -214,6 +214,14 @@ def test_yaml_declaration_builds_typed_parameters():
     assert space.constraints == ("rows * cols <= 16384",)
 
 
+def test_yaml_exponents_without_a_dot_are_numbers():
+    """`1e8` is a float as in YAML 1.2 (plain YAML 1.1 would read the string '1e8')."""
+    space = Space.from_yaml_text("parameters: {clock_hz: {low: 1e8, high: 2E+9, log: true}}")
+    assert space.params == (FloatRange("clock_hz", 1e8, 2e9, log=True),)
+    assert Space.from_yaml_text("parameters: {tag: {values: [1e8x, 3]}}").params[0].values == (
+        "1e8x", 3)
+
+
 def test_range_type_is_inferred():
     """Ranges with integer bounds are integer ranges unless type says float."""
     space = Space.from_dict({"parameters": {
