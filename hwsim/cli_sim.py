@@ -140,7 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy = BatchPolicy(max_batch=batches[0], max_wait_s=wait_s)
         table = load_sweep(build, acc, args.rates, policy=policy,
                            n=args.requests, seed=args.seed, analytic=args.analytic)
-        cols = [c for c in ("offered_per_s", "throughput_per_s", "latency_p50_s",
+        cols = [c for c in ("offered_rate_per_s", "throughput_per_s", "latency_p50_s",
                             "latency_p95_s", "latency_p99_s", "mean_batch") if c in table]
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if args.csv:

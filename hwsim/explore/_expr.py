@@ -80,12 +80,23 @@ class Expression:
         object.__setattr__(self, "_tree", _parse(self.text, self.names))
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
-        """Evaluate over ``env`` (name -> scalar or 1-D array); returns a scalar or array."""
+        """Evaluate over ``env`` (name -> scalar or 1-D array); returns a scalar or array.
+
+        Integer values are computed as floats, so ``2 ** rows`` cannot wrap around.
+        """
+        env = {name: _as_float_if_int(value) for name, value in env.items()}
         with np.errstate(all="ignore"):
             try:
                 return _eval(self._tree.body, env)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ValueError(f"constraint {self.text!r} failed to evaluate: {exc}") from exc
+
+
+def _as_float_if_int(value: Any) -> Any:
+    array = np.asarray(value)
+    if array.dtype.kind in "iu":
+        return array.astype(np.float64)
+    return value
 
 
 def _parse(text: str, names: frozenset[str]) -> ast.Expression:
@@ -95,8 +106,12 @@ def _parse(text: str, names: frozenset[str]) -> ast.Expression:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"constraint {text!r} is not a valid expression: {exc.msg}") from exc
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         _check_node(node, text, names)
+        if isinstance(node, ast.Name) and node.id not in names and id(node) not in called:
+            raise ValueError(f"constraint {text!r}: function {node.id!r} must be called, "
+                             f"as in {node.id}(x)")
     return tree
 
 

@@ -79,9 +79,15 @@ class System:
     @classmethod
     def with_host(cls, accelerator: Accelerator, host: Accelerator,
                   link: LinkSpec | None = None) -> System:
-        """An accelerator card plus a host, joined by ``link`` (default PCIe Gen3 x16)."""
+        """An accelerator card plus a host, joined by ``link`` (default PCIe Gen3 x16).
+
+        Devices are named after their configs (dots replaced); a host named like the card
+        becomes ``NAME-host``.
+        """
         acc = Device(name=accelerator.name.replace(".", "_"), accelerator=accelerator)
-        cpu = Device(name=host.name.replace(".", "_"), accelerator=host)
+        host_name = host.name.replace(".", "_")
+        cpu = Device(name=host_name if host_name != acc.name else f"{host_name}-host",
+                     accelerator=host)
         link = link or LinkSpec.pcie3_x16(a=cpu.name, b=acc.name)
         return cls(devices=(acc, cpu), links=(link,), host=cpu.name)
 

@@ -68,7 +68,10 @@ def test_serve_prints_load_table():
     r = run("serve", "mlp", "--accelerator", "systolic", "--preset", "edge-tpu",
             "--rates", "1000,20000", "--requests", "300", "--max-batch", "8")
     assert r.returncode == 0, r.stderr
-    assert "latency_p99_s" in r.stdout
+    header, *rates = r.stdout.splitlines()
+    assert header.split()[:2] == ["offered_rate_per_s", "throughput_per_s"]
+    assert "latency_p99_s" in header
+    assert [float(line.split()[0]) for line in rates] == [1000.0, 20000.0]
 
 
 def test_speedup_table(tmp_path):

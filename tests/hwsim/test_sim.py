@@ -233,6 +233,14 @@ def test_missing_link_is_a_clear_error():
         simulate(fc_gelu_chain(depth=1), system)
 
 
+def test_host_named_like_the_card_gets_its_own_device_name():
+    """A card and a host whose configs share a name still make a two-device system."""
+    system = System.with_host(HostStandIn(), HostStandIn())
+    assert [d.name for d in system.devices] == ["host", "host-host"]
+    assert system.host == "host-host"
+    assert simulate(fc_gelu_chain(depth=1), system).latency_s > 0
+
+
 def test_system_validates_devices_and_links():
     """Duplicate devices, unknown hosts and links to unknown devices are rejected."""
     devices = System.with_host(RooflineAcc(), HostStandIn()).devices

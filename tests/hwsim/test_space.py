@@ -184,6 +184,12 @@ def test_expression_grammar():
         False, False, True]
 
 
+def test_integer_arithmetic_does_not_wrap_around():
+    """Powers and products of integer parameters are exact beyond int64."""
+    space = Space([Choice("rows", [8, 64, 70])], ["2 ** rows > 1000", "rows ** 12 > 1e21"])
+    assert list(space.grid()["rows"]) == [64, 70]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -195,6 +201,7 @@ def test_expression_grammar():
         ("a >", "not a valid expression"),
         ("a == None", "literal None is not allowed"),
         ("", "non-empty expression"),
+        ("sqrt < 3", "function 'sqrt' must be called"),
     ],
 )
 def test_unsafe_or_bad_expressions_are_rejected(text, message):
