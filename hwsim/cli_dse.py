@@ -172,7 +172,10 @@ def _executor(args: argparse.Namespace) -> Any:
 
     if args.scheduler:
         workers = args.workers if args.scheduler == "local" else None
-        return DaskExecutor(args.scheduler, workers=workers)
+        try:
+            return DaskExecutor(args.scheduler, workers=workers)
+        except (OSError, ValueError) as exc:
+            raise DseError(f"--scheduler {args.scheduler!r}: {exc}") from exc
     if args.workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers=args.workers)
@@ -294,6 +297,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     from hwsim.plots.dse import pareto_plot
 
     table = read_results(args.results)
+    if args.csv and Path(args.csv).resolve() == Path(args.results).resolve():
+        raise DseError(f"--csv {args.csv!r} would overwrite the results it reads; name "
+                       "another file")
     objectives = _objectives(args.minimize, args.maximize)
     front = _print_front(table, objectives)
     if args.csv:

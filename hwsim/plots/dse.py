@@ -135,7 +135,11 @@ def energy_breakdown(df: pd.DataFrame, *, label: str = "config",
                      ax: Axes | None = None) -> Figure:
     """Stacked bars of energy by component per configuration (joules)."""
     cols = [c for c in components if c in df.columns]
-    _require(df, [label, *cols])
+    if not cols:
+        raise ValueError(f"none of the energy columns {list(components)} is in the table; "
+                         f"it has {list(df.columns)}")
+    _numeric(df, cols)
+    _require(df, [label])
     fig, ax = _axes(ax)
     table = df.set_index(label)[cols]
     table.columns = [c.removeprefix("energy_").removesuffix("_j") for c in cols]

@@ -75,6 +75,12 @@ CASES = [
     ({"r.csv": _RESULTS}, ["plot", "parallel", "r.csv", "--columns", "rows", "latency_s",
                            "--out", "p.png"],
      "column 'latency_s' must hold numbers to be plotted, got 'fast'"),
+    ({"r.csv": _RESULTS}, ["plot", "energy", "r.csv", "--out", "p.png"],
+     "none of the energy columns ['energy_compute_j'"),
+    ({"r.csv": _RESULTS}, ["pareto", "./r.csv", "--minimize", "rows", "energy_j", "--csv",
+                           "r.csv"], "--csv 'r.csv' would overwrite the results it reads"),
+    ({"s.yaml": _SWEEP}, ["sweep", "s.yaml", "--out", "r.csv", "--scheduler", "nowhere"],
+     "--scheduler 'nowhere': "),
     ({"o.txt": ""}, ["demo", "--out", "o.txt"],
      "argument --out: must be a folder, got 'o.txt', which is a file"),
 ]
