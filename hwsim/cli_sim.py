@@ -47,6 +47,9 @@ def _graph(args: argparse.Namespace) -> Graph:
     if getattr(args, "topology", None):
         from accelerators.systolic import read_topology_csv
 
+        if args.model or args.model_set:
+            raise ValueError("--topology is the workload; drop MODEL and --model-set")
+
         # the newline keeps one-line text from being read as a path
         graph = read_topology_csv(read_text(args.topology, "topology") + "\n",
                                   name=Path(args.topology).stem)
@@ -65,6 +68,10 @@ def _accelerator(args: argparse.Namespace) -> Any:
         overrides["mode"] = args.mode
     if getattr(args, "scalesim_config", None):
         from accelerators.systolic import read_scalesim_cfg
+
+        if args.preset or args.accelerator != "systolic":
+            raise ValueError("--scalesim-config describes the whole (systolic) accelerator; "
+                             "drop --preset and --accelerator")
 
         base = read_scalesim_cfg(read_text(args.scalesim_config, "SCALE-Sim config") + "\n")
         return registry.replace_fields(base, overrides)

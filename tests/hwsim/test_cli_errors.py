@@ -24,6 +24,10 @@ CASES = [
      "graph: argument --csv: must be a file path, got '.', which is a folder"),
     ({"f.txt": "x"}, ["graph", "mlp", "--csv", "f.txt/g.csv"], "cannot write 'f.txt/g.csv'"),
     ({"t.csv": ""}, ["simulate", "--topology", "t.csv"], "line 1: the topology needs a header"),
+    ({"t.csv": ""}, ["simulate", "mlp", "--topology", "t.csv"],
+     "--topology is the workload; drop MODEL and --model-set"),
+    ({"s.cfg": ""}, ["simulate", "mlp", "--scalesim-config", "s.cfg", "--preset", "tpu-v1"],
+     "--scalesim-config describes the whole (systolic) accelerator; drop --preset"),
     ({}, ["simulate", "mlp", "--gantt", "g.foo"],
      "argument --gantt: image format 'foo' of 'g.foo' is not supported; use one of"),
     ({"h.yaml": "cores: [1,\n"}, ["simulate", "mlp", "--host", "cpu:h.yaml"],
@@ -120,9 +124,13 @@ def test_a_bug_is_still_one_line(monkeypatch, capsys):
     assert err == "hwsim: internal error: RuntimeError: first line; second line\n"
 
 
+_AS_PROGRAM = ("plan 'p.yaml' is not valid YAML", "argument --p99-ms",
+               "sweep config is not valid YAML", "--columns takes X Y")
+
+
 @pytest.mark.parametrize(
     ("files", "argv", "needle"),
-    [CASES[0], CASES[10], CASES[16], CASES[29]],
+    [case for case in CASES if case[2].startswith(_AS_PROGRAM)],
 )
 def test_console_errors_have_no_traceback(tmp_path, files, argv, needle):
     """Run as a program, bad input gives exit 2 and exactly one stderr line."""
