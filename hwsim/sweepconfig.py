@@ -142,7 +142,12 @@ class SweepConfig:
 
     def run(self, *, executor: Any = None, out: Any = None,
             progress: Callable[..., None] | None = None) -> pd.DataFrame:
-        """Run the sweep (or search) and return one row per design point."""
+        """Run the sweep (or search) and return one row per design point.
+
+        ``out`` (None, a ``.csv`` / ``.parquet`` path or a result store) receives a sweep's
+        rows after every batch and lets a rerun resume (see ``run_sweep``); a search
+        writes nothing there, its caller stores the returned table.
+        """
         if self.search:
             return explore(self.problem, self.space, self.search, budget=self.budget,
                            seed=self.seed, objectives=dict(self.objectives), executor=executor)
