@@ -8,6 +8,7 @@ discrete-event simulator builds: the MAC array ("array") and the vector unit ("v
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -51,6 +52,7 @@ def _check_int(name: str, value: object, low: int = 1) -> None:
 def _check_number(name: str, value: object, low: float, high: float = float("inf"), *,
                   low_open: bool = True) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)  # type: ignore[arg-type]
     ok = ok and (low < value if low_open else low <= value) and value <= high  # type: ignore
     if not ok:
         bracket = "(" if low_open else "["

@@ -57,7 +57,9 @@ class SystolicDesigns:
         values = {name: arrays.get(name, _base_value(base, name)) for name in DESIGN_FIELDS}
         values["dataflow"] = _dataflow_codes(values["dataflow"])
         try:
-            shaped = np.broadcast_arrays(*(np.asarray(values[n]) for n in DESIGN_FIELDS))
+            # Copies: broadcast views are read-only and Numba warns about them.
+            shaped = [np.array(a) for a in
+                      np.broadcast_arrays(*(np.asarray(values[n]) for n in DESIGN_FIELDS))]
         except ValueError:
             shapes = {n: np.shape(values[n]) for n in DESIGN_FIELDS}
             raise ValueError(f"design arrays must broadcast together, got shapes {shapes}") \

@@ -223,8 +223,8 @@ def _nm_patterns(sparsity: dict[str, _Entry], dataflow: str) -> tuple[tuple[int,
 def _architecture(sections: dict[str, dict[str, _Entry]], starts: dict[str, int]) -> dict:
     arch = sections.get("architecture_presets")
     if arch is None:
-        raise ValueError(f"line {len(starts) and max(starts.values())}: section "
-                         "[architecture_presets] is missing")
+        where = f"line {max(starts.values())}: " if starts else ""
+        raise ValueError(f"{where}the config has no [architecture_presets] section")
     for field in _REQUIRED:
         if field.lower() not in arch:
             raise ValueError(f"line {starts['architecture_presets']}: [architecture_presets] "

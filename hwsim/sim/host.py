@@ -46,7 +46,7 @@ class HostStandIn:
 
     def op_cost(self, op: Op) -> OpCost:
         """Roofline cost of ``op``: compute and DRAM time overlap, the longer one shows."""
-        read_bytes = op.input_bytes + op.weight_bytes
+        read_bytes = op.input_bytes + op.weight_read_bytes
         compute_s = op.flops / self.flops_per_s
         memory_s = (read_bytes + op.output_bytes) / self.bw_bytes_per_s
         latency_s = max(compute_s, memory_s)

@@ -7,7 +7,7 @@ Each op's ``OpCost`` (its cost run alone) is split into parts the simulator can 
   overheads included. The op's own ``stall_cycles`` are memory waits that the simulator
   re-derives from the shared channel instead of taking them as given.
 * DRAM traffic, ``dram_read_bytes + dram_write_bytes``: ``prefetch_bytes`` (the weights:
-  ``min(dram_read_bytes, op.weight_bytes)``, which have no producer and may be fetched early)
+  ``min(dram_read_bytes, op.weight_read_bytes)``, which have no producer and may be fetched early)
   and ``demand_bytes`` (the other reads, i.e. activations, and all writes), which move while
   the op runs. Alone on the channel they take ``memory_s = total_bytes / dram_bw``.
 * ``tail_s = latency_s - max(compute_s, memory_s)``: what the cost model charges beyond
@@ -57,7 +57,7 @@ def decompose(op: Op, cost: OpCost, *, freq_hz: float, dram_bw_bytes_per_s: floa
     scale = 1.0
     if read + write > latency_s * dram_bw_bytes_per_s:
         scale = latency_s * dram_bw_bytes_per_s / (read + write)
-    weights = min(read, op.weight_bytes) * scale
+    weights = min(read, op.weight_read_bytes) * scale
     demand = (read * scale - weights) + write * scale
     total = weights + demand
     memory_s = total / dram_bw_bytes_per_s

@@ -146,7 +146,7 @@ _GOOD = (INPUTS / "scale.cfg").read_text()
     (_GOOD.replace("MemoryBanks:   1", "MemoryBanks 1"),
      "line 15: expected 'key: value', got 'MemoryBanks 1'"),
     ("ArrayHeight: 4\n[architecture_presets]\n", "line 1: ArrayHeight appears before any"),
-    ("[general]\nrun_name = x\n", r"section \[architecture_presets\] is missing"),
+    ("[general]\nrun_name = x\n", r"line 1: the config has no \[architecture_presets\] section"),
     (_GOOD + "[sparsity]\nSparsitySupport : true\n",
      "line 23: SparsitySupport needs Dataflow ws, got 'os'"),
 ])

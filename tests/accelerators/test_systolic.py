@@ -53,6 +53,7 @@ CONFIGS = [
     ({"dataflow": "xs"}, "dataflow must be one of 'os', 'ws', 'is', got 'xs'"),
     ({"mode": "fast"}, "mode must be one of 'realistic', 'scalesim', got 'fast'"),
     ({"freq_hz": -1.0}, r"freq_hz must be a number in \(0, inf\), got -1.0"),
+    ({"freq_hz": float("inf")}, r"freq_hz must be a number in \(0, inf\), got inf"),
     ({"dram_bw_bytes_per_s": 0}, r"dram_bw_bytes_per_s must be a number in \(0, inf\)"),
     ({"ofmap_sram_bytes": 0}, "ofmap_sram_bytes must be an integer >= 1, got 0"),
     ({"dram_type": "sdram"}, "dram_type must be one of lpddr4, ddr3"),

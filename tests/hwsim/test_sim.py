@@ -345,3 +345,15 @@ def test_pipeline_validates_counts():
         simulate_pipelined(fc_gelu_chain(depth=1), RooflineAcc(), 2, stages=0)
     with pytest.raises(ValueError, match="n_inferences must be an integer >= 1"):
         simulate_pipelined(fc_gelu_chain(depth=1), RooflineAcc(), 0)
+
+
+def test_host_stand_in_reads_only_gathered_embedding_rows():
+    """An embedding on the host stand-in reads the rows it gathers, not the whole table."""
+    from workloads import zoo
+
+    op = zoo.bert_base(seq_len=128)["word_embeddings"]
+    host = HostStandIn(flops_per_s=1e12, bw_bytes_per_s=1e9)
+    cost = host.op_cost(op)
+    assert cost.latency_s == pytest.approx((op.input_bytes + op.weight_read_bytes
+                                            + op.output_bytes) / 1e9, rel=1e-6)
+    assert op.weight_read_bytes < op.weight_bytes / 50

@@ -115,6 +115,9 @@ def test_measured_density_from_masks():
         ({"channel_prune": [{"match": "fc1", "keep": 0}]}, "keep must be in"),
         ({"defaults": {"bits": 4}}, "defaults: unknown key 'bits'"),
         ({"quantize": {}}, "plan: unknown key 'quantize'"),
+        ({"layers": [1]}, r"layers\[0\] must be a mapping, got int"),
+        ({"layers": {"match": "fc1"}}, "layers must be a list of rules"),
+        ({"layers": [{"match": "fc1", "bits": 4}]}, r"layers\[0\]: unknown key 'bits'"),
     ],
 )
 def test_plan_validation_errors(data, match):

@@ -188,7 +188,12 @@ class CompressionPlan:
         """A plan from its dict form (as parsed from YAML); unknown keys are errors."""
         _only_keys(data, {"defaults", "layers", "drop", "channel_prune"}, "plan")
         rules = []
-        for i, item in enumerate(data.get("layers") or []):
+        layers = data.get("layers") or []
+        if not isinstance(layers, list):
+            raise ValueError("layers must be a list of rules like {match: 'conv1', "
+                             f"weight_bits: 4}}, got {type(layers).__name__}")
+        for i, item in enumerate(layers):
+            _only_keys(item, {"match", *(f.name for f in fields(LayerSettings))}, f"layers[{i}]")
             if "match" not in item:
                 raise ValueError(f"layers[{i}] needs a 'match' key (a layer name or pattern)")
             rules.append(Rule(match=str(item["match"]),
