@@ -52,13 +52,15 @@ _NODE_NM = 7.0  # estimate: a current process
 _MIN_REPEAT_S = 2e-3  # each timed repeat runs the call enough times to last this long
 
 
-def _timed(fn: Callable[[], Any], repeats: int) -> float:
-    """Median seconds of one call of ``fn`` over ``repeats`` repeats (after a warm-up)."""
+def median_time_s(fn: Callable[[], Any], repeats: int,
+                  min_repeat_s: float = _MIN_REPEAT_S) -> float:
+    """Median seconds of one call of ``fn`` over ``repeats`` repeats (after a warm-up), each
+    repeat calling ``fn`` enough times to last at least ``min_repeat_s``."""
     fn()
     start = time.perf_counter()
     fn()
     once = max(time.perf_counter() - start, 1e-7)
-    inner = max(1, int(_MIN_REPEAT_S / once))
+    inner = max(1, int(min_repeat_s / once))
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -73,7 +75,7 @@ def _gemm_flops(n: int, dtype: str, repeats: int) -> float:
     rng = np.random.default_rng(0)
     a, b = (rng.random((n, n)).astype(dtype) for _ in range(2))
     out = np.empty((n, n), dtype=dtype)
-    return 2.0 * n**3 / _timed(lambda: np.matmul(a, b, out=out), repeats)
+    return 2.0 * n**3 / median_time_s(lambda: np.matmul(a, b, out=out), repeats)
 
 
 def _gemm_seconds(n: int, repeats: int, batch: int = 0) -> float:
@@ -82,7 +84,7 @@ def _gemm_seconds(n: int, repeats: int, batch: int = 0) -> float:
     lead = (batch,) if batch else ()
     a, b = (rng.random((*lead, n, n)).astype(np.float32) for _ in range(2))
     out = np.empty((*lead, n, n), dtype=np.float32)
-    return _timed(lambda: np.matmul(a, b, out=out), repeats)
+    return median_time_s(lambda: np.matmul(a, b, out=out), repeats)
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -100,7 +102,7 @@ def _dram_bw(nbytes: float, threads: int, repeats: int) -> float:
     previous = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     try:
-        return x.nbytes / _timed(lambda: _sum_kernel(x), repeats)
+        return x.nbytes / median_time_s(lambda: _sum_kernel(x), repeats)
     finally:
         numba.set_num_threads(previous)
 
@@ -111,8 +113,9 @@ def _copy_bw(nbytes: float, repeats: int) -> float:
     n = max(256, int(nbytes / 8))
     src, dst = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
     src_s, dst_s = src[:16].copy(), dst[:16].copy()
-    call_s = _timed(lambda: np.copyto(dst_s, src_s), repeats)
-    return 8.0 * n / max(_timed(lambda: np.copyto(dst, src), repeats) - call_s, 0.05 * call_s)
+    call_s = median_time_s(lambda: np.copyto(dst_s, src_s), repeats)
+    copy_s = median_time_s(lambda: np.copyto(dst, src), repeats)
+    return 8.0 * n / max(copy_s - call_s, 0.05 * call_s)
 
 
 _MEASURES: dict[str, Callable[..., float]] = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import time
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -23,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
-from accelerators.calibrate import calibrate_host
+from accelerators.calibrate import calibrate_host, median_time_s
 from accelerators.cpu import CPUConfig
 from hwsim.graph import Op, OpKind
 
@@ -64,17 +63,7 @@ def relu_op(shape: tuple[int, ...], name: str) -> Op:
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
     """Median seconds of one call over ``repeats`` repeats of at least 5 ms each."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    inner = max(1, int(5e-3 / max(time.perf_counter() - start, 1e-7)))
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - start) / inner)
-    return statistics.median(samples)
+    return median_time_s(fn, repeats, min_repeat_s=5e-3)
 
 
 def gemm_case(g: int, m: int, k: int, n: int) -> Callable[[], object]:
