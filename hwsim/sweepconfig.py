@@ -31,6 +31,7 @@ import pandas as pd
 from hwsim.codesign import CodesignProblem
 from hwsim.explore import Choice, Space, explore, run_sweep
 from hwsim.explore.spec import load_yaml
+from hwsim.validation import only_keys
 
 SAMPLERS = ("grid", "random", "lhs")
 SEARCHES = ("random", "nsga2")
@@ -61,16 +62,6 @@ def _objectives(data: Any, problem: CodesignProblem) -> dict[str, str]:
     return dict(objectives)
 
 
-def _only(data: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
-    extra = sorted(set(data) - allowed)
-    if extra:
-        allowed_text = ", ".join(sorted(allowed))
-        raise ValueError(f"{where}: unknown key {extra[0]!r}; allowed: {allowed_text}")
-    return data
-
-
 @dataclass(frozen=True, kw_only=True)
 class SweepConfig:
     """A validated sweep: the problem, the space, how to pick points, the objectives."""
@@ -88,11 +79,11 @@ class SweepConfig:
     @classmethod
     def from_dict(cls, data: Any) -> SweepConfig:
         """Validate the dict form (as parsed from YAML)."""
-        _only(data, _TOP_KEYS, "sweep config")
+        only_keys(data, _TOP_KEYS, "sweep config")
         if data.get("problem") is None:
             raise ValueError("sweep config: 'problem' is required (a mapping with workload, "
                              "accelerator, preset, ...)")
-        prob = dict(_only(data["problem"], _PROBLEM_KEYS, "problem"))
+        prob = dict(only_keys(data["problem"], _PROBLEM_KEYS, "problem"))
         if "workload" not in prob:
             raise ValueError("problem: 'workload' is required (a `hwsim list models` name)")
         problem = CodesignProblem(family=prob.pop("accelerator", "systolic"), **prob)
@@ -101,9 +92,9 @@ class SweepConfig:
         for param in space.params:
             values = param.values if isinstance(param, Choice) else (param.low, param.high)
             problem.check_values(param.name, values)
-        sample = _only(data.get("sample") or {}, {"method", "n", "points_per_range", "seed"},
+        sample = only_keys(data.get("sample") or {}, {"method", "n", "points_per_range", "seed"},
                        "sample")
-        search = _only(data.get("search") or {}, {"method", "budget", "seed"}, "search")
+        search = only_keys(data.get("search") or {}, {"method", "budget", "seed"}, "search")
         cfg = cls(problem=problem, space=space, method=sample.get("method", "grid"),
                   n=_int(sample, "n", 100, "sample", 1),
                   points_per_range=_int(sample, "points_per_range", 5, "sample", 2),

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from hwsim.explore.space import Choice, FloatRange, IntRange, Parameter, Space, _is_int
+from hwsim.validation import only_keys
 
 _TOP_KEYS = ("parameters", "constraints")
 _CHOICE_FIELDS = ("values",)
@@ -65,11 +66,7 @@ def space_from_yaml_text(text: str) -> Space:
 
 def space_from_dict(spec: Any) -> Space:
     """Build a :class:`Space` from a mapping with ``parameters`` and ``constraints``."""
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"space must be a mapping with keys {_TOP_KEYS}, got {spec!r}")
-    unknown = sorted(str(k) for k in spec if k not in _TOP_KEYS)
-    if unknown:
-        raise ValueError(f"space: unknown key {unknown[0]!r}; allowed keys: {', '.join(_TOP_KEYS)}")
+    only_keys(spec, _TOP_KEYS, "space")
     parameters = spec.get("parameters")
     if not isinstance(parameters, Mapping) or not parameters:
         raise ValueError(

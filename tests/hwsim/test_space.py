@@ -258,7 +258,7 @@ def test_range_type_is_inferred():
         ("parameters: {2d: {values: [1]}}", ["parameter name", "'2d'", "identifier"]),
         ("parameters: {d: 5}", ["'d'", "got 5", "mapping"]),
         ("parameters: {}", ["'parameters'", "non-empty"]),
-        ("params: {d: {values: [1]}}", ["unknown key 'params'", "parameters, constraints"]),
+        ("params: {d: {values: [1]}}", ["unknown key 'params'", "constraints, parameters"]),
         ("parameters: {d: {values: [1]}}\nconstraints: 'd > 0'", ["'constraints'", "list"]),
         ("parameters: {d: {values: [1]}}\nconstraints: ['e > 0']", ["unknown name 'e'"]),
         ("- just\n- a list", ["mapping"]),

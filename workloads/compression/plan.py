@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwsim.graph import Graph, NumberFormat, Op, OpKind, Precision, Sparsity, SparsityPattern
+from hwsim.validation import only_keys
 from workloads.compression.graph_ops import drop_units, prune_channels
 
 if TYPE_CHECKING:
@@ -186,14 +187,14 @@ class CompressionPlan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompressionPlan:
         """A plan from its dict form (as parsed from YAML); unknown keys are errors."""
-        _only_keys(data, {"defaults", "layers", "drop", "channel_prune"}, "plan")
+        only_keys(data, {"defaults", "layers", "drop", "channel_prune"}, "plan")
         rules = []
         layers = data.get("layers") or []
         if not isinstance(layers, list):
             raise ValueError("layers must be a list of rules like {match: 'conv1', "
                              f"weight_bits: 4}}, got {type(layers).__name__}")
         for i, item in enumerate(layers):
-            _only_keys(item, {"match", *(f.name for f in fields(LayerSettings))}, f"layers[{i}]")
+            only_keys(item, {"match", *(f.name for f in fields(LayerSettings))}, f"layers[{i}]")
             if "match" not in item:
                 raise ValueError(f"layers[{i}] needs a 'match' key (a layer name or pattern)")
             rules.append(Rule(match=str(item["match"]),
@@ -201,7 +202,7 @@ class CompressionPlan:
                                                  f"layers[{i}]")))
         prune = []
         for i, item in enumerate(data.get("channel_prune") or []):
-            _only_keys(item, {"match", "keep"}, f"channel_prune[{i}]")
+            only_keys(item, {"match", "keep"}, f"channel_prune[{i}]")
             prune.append(ChannelRule(match=str(item["match"]), keep=item.get("keep", 1.0)))
         return cls(defaults=_settings(data.get("defaults") or {}, "defaults"),
                    rules=tuple(rules), drop=tuple(str(d) for d in data.get("drop") or ()),
@@ -297,17 +298,8 @@ def _matches(pattern: str, name: str) -> bool:
     return pattern == name or fnmatch.fnmatchcase(name, pattern)
 
 
-def _only_keys(data: Any, allowed: set[str], where: str) -> None:
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
-    extra = sorted(set(data) - allowed)
-    if extra:
-        allowed_text = ", ".join(sorted(allowed))
-        raise ValueError(f"{where}: unknown key {extra[0]!r}; allowed: {allowed_text}")
-
-
 def _settings(data: Mapping[str, Any], where: str) -> LayerSettings:
-    _only_keys(data, {f.name for f in fields(LayerSettings)}, where)
+    only_keys(data, {f.name for f in fields(LayerSettings)}, where)
     try:
         return LayerSettings(**data)
     except ValueError as exc:
