@@ -1,15 +1,14 @@
 """Benchmark the discrete-event simulator against the analytic sum-of-ops path.
 
-Measured in one run, on the same accelerator (``accelerators.systolic.TPU_V1`` when that
-preset is importable, else the TPU-v1-like roofline stand-in defined here):
+Measured in one run, on the TPU v1 preset (``accelerators.systolic.TPU_V1``):
 
 * ResNet-50, batch 1: ``analytic_report`` (the baseline), ``simulate`` (full report with
   per-op table and timeline) and ``simulate_totals`` (no tables); best of ``--repeats``.
 * 10,000 Poisson requests served with dynamic batching: first call (costs every batch size
   that occurs) and a second call reusing the costed batch sizes.
-* Capacity example: the TPU paper's MLP0 (5 fully connected layers, 20 M int8 weights)
-  at a 7 ms p99 bound, printed next to the published 225,000 inferences/s (Jouppi et al.,
-  ISCA 2017, Table 4).
+
+(The TPU paper's capacity question, MLP0 under a 7 ms p99 bound, is
+``experiments/tpu_v1_mlp0.py``.)
 
     python experiments/bench_des.py [--repeats 5] [--requests 10000]
 """
@@ -19,74 +18,23 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from accelerators.systolic import TPU_V1
 from hwsim.accelerator import (
     Accelerator,
-    EnergyBreakdown,
-    EngineSpec,
-    OpCost,
-    Resources,
     analytic_report,
 )
-from hwsim.graph import Graph, Op, Precision
+from hwsim.graph import Graph, Precision
 from hwsim.sim import (
     BatchPolicy,
     PoissonArrivals,
     ServiceTimes,
-    max_throughput_under,
     simulate,
     simulate_totals,
 )
 from hwsim.sim.serve import serve_with
 from workloads import zoo
-
-TPU_V1_MLP0_IPS_AT_7MS = 225_000  # Jouppi et al. 2017, Table 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class RooflineStandIn:
-    """TPU-v1-like roofline: 65,536 int8 MACs at 700 MHz, 34 GB/s DDR3, weights from DRAM,
-    activations kept on chip; non-MAC ops on a 256-lane vector unit."""
-
-    name: str = "tpu_v1_roofline"
-    freq_hz: float = 700e6
-    macs_per_cycle: int = 256 * 256
-    vector_lanes: int = 256
-    dram_bw_bytes_per_s: float = 34e9
-    area_mm2: float = 331.0
-    static_power_w: float = 28.0
-
-    def op_cost(self, op: Op) -> OpCost:
-        per_cycle = self.macs_per_cycle if op.macs else self.vector_lanes
-        compute_cycles = (op.macs or op.flops) / per_cycle
-        memory_cycles = op.weight_bytes / self.dram_bw_bytes_per_s * self.freq_hz
-        cycles = max(compute_cycles, memory_cycles)
-        return OpCost(latency_s=cycles / self.freq_hz, cycles=cycles,
-                      compute_cycles=compute_cycles, stall_cycles=cycles - compute_cycles,
-                      dram_read_bytes=op.weight_bytes, macs_executed=op.macs,
-                      energy=EnergyBreakdown(compute_j=op.macs * 0.3e-12,
-                                             dram_j=op.weight_bytes * 20e-12))
-
-    def supports(self, op: Op) -> bool:
-        return True
-
-    def resources(self) -> Resources:
-        return Resources(engines=(EngineSpec(name="mxu"), EngineSpec(name="vector")),
-                         dram_bw_bytes_per_s=self.dram_bw_bytes_per_s)
-
-    def engine_for(self, op: Op) -> str:
-        return "mxu" if op.macs else "vector"
-
-
-def accelerator() -> Accelerator:
-    """The TPU v1 preset if available, else the stand-in."""
-    try:
-        from accelerators.systolic import TPU_V1  # type: ignore[attr-defined]
-    except ImportError:
-        return RooflineStandIn()
-    return TPU_V1
 
 
 def int8(graph: Graph) -> Graph:
@@ -137,32 +85,14 @@ def bench_serving(acc: Accelerator, n: int) -> None:
           f"   p99 {result.latency_p99_s * 1e3:.2f} ms, {result.throughput_per_s:,.0f}/s")
 
 
-def bench_capacity(acc: Accelerator) -> None:
-    def build(batch: int) -> Graph:
-        return int8(zoo.mlp(batch=batch, in_features=2000, hidden=2000, depth=4,
-                            out_features=2000))
-
-    policies = [BatchPolicy(max_batch=b, max_wait_s=2e-3) for b in (16, 64, 128, 200, 256)]
-    start = time.perf_counter()
-    capacity = max_throughput_under(build, acc, 7e-3, policies=policies, n=4000)
-    elapsed = time.perf_counter() - start
-    print("MLP0 (5 FC layers, 20 M int8 weights) at p99 <= 7 ms")
-    print(capacity.candidates[["max_batch", "throughput_per_s", "latency_p99_s",
-                               "mean_batch"]].to_string(index=False))
-    print(f"  best {capacity.throughput_per_s:,.0f}/s with {capacity.policy}"
-          f"  (published TPU v1: {TPU_V1_MLP0_IPS_AT_7MS:,}/s; ratio "
-          f"{capacity.throughput_per_s / TPU_V1_MLP0_IPS_AT_7MS:.2f})   search {elapsed:.2f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10_000)
     args = parser.parse_args()
-    acc = accelerator()
+    acc = TPU_V1
     bench_single(acc, args.repeats)
     bench_serving(acc, args.requests)
-    bench_capacity(acc)
 
 
 if __name__ == "__main__":
