@@ -143,8 +143,9 @@ class CodesignProblem:
         return rows
 
     def _compressed(self, key: tuple) -> tuple[Graph, dict[str, float]]:
-        return _compressed_graph(self.workload, tuple(sorted(self.workload_params.items())),
-                                 _freeze(self.plan), key, self.quality, self.seed)
+        params = tuple(sorted(self.workload_params.items()))
+        plan = json.dumps(self.plan, sort_keys=True)  # hashable and exact for the memo
+        return _compressed_graph(self.workload, params, plan, key, self.quality, self.seed)
 
     def _hardware_metrics(self, graph: Graph, hw: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base = self.base_accelerator()
@@ -188,23 +189,6 @@ def _within(value: Any, bound: float, sense: str) -> bool:
     return value >= bound if sense == "min" else value <= bound
 
 
-def _freeze(data: Any) -> Any:
-    if isinstance(data, Mapping):
-        return tuple(sorted((k, _freeze(v)) for k, v in data.items()))
-    if isinstance(data, list | tuple):
-        return tuple(_freeze(v) for v in data)
-    return data
-
-
-def _thaw(data: Any) -> Any:
-    if isinstance(data, tuple) and all(isinstance(x, tuple) and len(x) == 2
-                                       and isinstance(x[0], str) for x in data) and data:
-        return {k: _thaw(v) for k, v in data}
-    if isinstance(data, tuple):
-        return [_thaw(v) for v in data]
-    return data
-
-
 def _quality_mode(workload: str, quality: str) -> str:
     """The quality axis ``quality`` resolves to for ``workload`` ("auto" picks one)."""
     digits = workload.startswith("digits_")
@@ -227,10 +211,10 @@ def _plan_from(base: Mapping[str, Any], settings: Mapping[str, Any]) -> Any:
 
 
 @functools.lru_cache(maxsize=256)
-def _compressed_graph(workload: str, params: tuple, plan: tuple, key: tuple, quality: str,
+def _compressed_graph(workload: str, params: tuple, plan: str, key: tuple, quality: str,
                       seed: int) -> tuple[Graph, dict[str, float]]:
     """Compressed graph and quality metric of one plan (memoised per process)."""
-    compression = _plan_from(_thaw(plan) if plan else {}, dict(key))
+    compression = _plan_from(json.loads(plan), dict(key))
     graph = registry.build_model(workload, dict(params))
     mode = _quality_mode(workload, quality)
     if mode == "accuracy":
