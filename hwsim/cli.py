@@ -59,14 +59,6 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_text(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise CliError(f"cannot read {what} {path!r}: {exc.strerror}") from exc
-
-
 def load_plan(path: str | None) -> Any:
     """The compression plan in the YAML file ``path`` (None without a path)."""
     from hwsim.explore.spec import load_yaml
@@ -74,7 +66,7 @@ def load_plan(path: str | None) -> Any:
 
     if not path:
         return None
-    data = load_yaml(_read_text(path, "plan"), f"plan {path!r}") or {}
+    data = load_yaml(cli_dse.read_text(path, "plan"), f"plan {path!r}") or {}
     if not isinstance(data, dict):
         raise CliError(f"plan {path!r} must be a YAML mapping with defaults, layers, drop or "
                        f"channel_prune; got {type(data).__name__}")
