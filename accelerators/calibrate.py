@@ -41,6 +41,7 @@ import yaml
 from numba import njit, prange
 
 from accelerators.cpu import CPUConfig
+from hwsim.validation import load_yaml
 
 _CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -287,7 +288,7 @@ def load_preset(text: str) -> CPUConfig:
     Unknown keys raise ``ValueError`` listing the allowed ones; numbers written as strings
     (``2.3e9`` is a string to YAML 1.1) are converted; values are validated by the config.
     """
-    data = yaml.safe_load(text)
+    data = load_yaml(text, "CPU preset")
     if not isinstance(data, dict):
         raise ValueError(f"a CPU preset must be a YAML mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(CPUConfig)}

@@ -61,7 +61,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 def load_plan(path: str | None) -> Any:
     """The compression plan in the YAML file ``path`` (None without a path)."""
-    from hwsim.explore.spec import load_yaml
+    from hwsim.validation import load_yaml
     from workloads.compression.plan import CompressionPlan
 
     if not path:
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import yaml
 
         if isinstance(exc, yaml.YAMLError):  # YAML read by a model or preset loader
-            from hwsim.explore.spec import yaml_error_text
+            from hwsim.validation import yaml_error_text
 
             print(f"hwsim: error: the YAML input {yaml_error_text(exc)}", file=sys.stderr)
             return 2

@@ -29,15 +29,11 @@ def load_accelerator(spec: str, overrides: dict[str, Any] | None = None) -> Any:
     """An accelerator from ``FAMILY[:PRESET]``; PRESET may be a YAML file (e.g. host.yaml)."""
     family, _, preset = spec.partition(":")
     if preset.endswith((".yaml", ".yml")):
-        import yaml
-
-        from hwsim.explore.spec import yaml_error_text
-
         registry.preset_loader(family)
         try:
             return registry.load_preset_file(family, read_text(preset, "preset"), overrides)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"preset {preset!r} {yaml_error_text(exc)}") from exc
+        except ValueError as exc:
+            raise ValueError(f"preset {preset!r}: {exc}") from exc
     return registry.make_accelerator(family, preset or None, overrides)
 
 

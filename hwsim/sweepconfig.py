@@ -30,8 +30,7 @@ import pandas as pd
 
 from hwsim.codesign import CodesignProblem
 from hwsim.explore import Choice, Space, explore, run_sweep
-from hwsim.explore.spec import load_yaml
-from hwsim.validation import only_keys
+from hwsim.validation import load_yaml, only_keys
 
 SAMPLERS = ("grid", "random", "lhs")
 SEARCHES = ("random", "nsga2")

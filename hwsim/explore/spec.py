@@ -15,48 +15,15 @@ and ``high`` are both integers and ``float`` otherwise. ``step`` applies to ``in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from hwsim.explore.space import Choice, FloatRange, IntRange, Parameter, Space, _is_int
-from hwsim.validation import only_keys
+from hwsim.validation import load_yaml, only_keys
 
 _TOP_KEYS = ("parameters", "constraints")
 _CHOICE_FIELDS = ("values",)
 _RANGE_FIELDS = ("low", "high", "step", "log", "type")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that also reads ``1e8`` (exponent, no dot) as a float, as YAML 1.2 does."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def load_yaml(text: str, what: str) -> Any:
-    """The data in YAML ``text``; a syntax error raises a one-line ValueError naming ``what``.
-
-    Numbers in exponent form without a dot (``1e8``) are floats, not strings.
-    """
-    try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no object tags
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{what} {yaml_error_text(exc)}") from exc
-
-
-def yaml_error_text(exc: Exception) -> str:
-    """A YAML parser error in one line: where it is and what is wrong."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0]
-    return f"is not valid YAML{where}: {problem}"
 
 
 def space_from_yaml_text(text: str) -> Space:

@@ -31,7 +31,7 @@ CASES = [
     ({}, ["simulate", "mlp", "--gantt", "g.foo"],
      "argument --gantt: image format 'foo' of 'g.foo' is not supported; use one of"),
     ({"h.yaml": "cores: [1,\n"}, ["simulate", "mlp", "--host", "cpu:h.yaml"],
-     "preset 'h.yaml' is not valid YAML at line 2"),
+     "preset 'h.yaml': CPU preset is not valid YAML at line 2"),
     ({}, ["simulate", "mlp", "--host", "gpu:h.yaml"], "accelerator 'gpu' has no YAML presets"),
     ({}, ["serve", "mlp", "--rates", "100", "--max-batch", "1.5"],
      "argument --max-batch: must be comma-separated integers >= 1, got '1.5'"),

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwsim.graph import Graph, NumberFormat, Op, OpKind, Precision, Sparsity, SparsityPattern
-from hwsim.validation import only_keys
+from hwsim.validation import load_yaml, only_keys
 from workloads.compression.graph_ops import drop_units, prune_channels
 
 if TYPE_CHECKING:
@@ -211,9 +211,7 @@ class CompressionPlan:
     @classmethod
     def from_yaml(cls, text: str) -> CompressionPlan:
         """A plan from YAML text."""
-        import yaml
-
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, "plan") or {}
         if not isinstance(data, Mapping):
             raise ValueError("plan YAML must be a mapping with defaults/layers/drop/channel_prune")
         return cls.from_dict(data)
