@@ -107,15 +107,22 @@ def _lane_kwargs(config: SystolicConfig) -> dict[str, Any]:
     return {"weight_bits": 32, "act_bits": 32, "floating": floating, "acc_bits": 32}
 
 
+def _chip_total(config: SystolicConfig, mac_cost: Any, sram_cost: Any, *, rows: Any,
+                cols: Any, sram_bytes: Sequence[Any]) -> Any:
+    """A per-MAC and per-SRAM quantity (area or leakage) summed over the chip: PEs, SRAMs
+    and vector lanes, grossed up for the share outside them."""
+    pe = mac_cost(**_mac_kwargs(_native(config))) * config.pe_area_factor
+    lane = mac_cost(**_lane_kwargs(config)) * config.pe_area_factor
+    sram = sum(sram_cost(capacity_bytes=np.asarray(c, np.float64)) for c in sram_bytes)
+    core = np.asarray(rows) * np.asarray(cols) * pe + sram + config.vector_lanes * lane
+    return core / (1.0 - config.area_overhead_fraction)
+
+
 def area_mm2(config: SystolicConfig, *, rows: Any, cols: Any, sram_bytes: Sequence[Any]) -> Any:
     """Die area in mm^2 (float, or array for array inputs)."""
     tech = config.tech
-    native = _native(config)
-    pe = tech.mac_area_mm2(**_mac_kwargs(native)) * config.pe_area_factor
-    lane = tech.mac_area_mm2(**_lane_kwargs(config)) * config.pe_area_factor
-    sram = sum(tech.sram_area_mm2(capacity_bytes=np.asarray(c, np.float64)) for c in sram_bytes)
-    core = np.asarray(rows) * np.asarray(cols) * pe + sram + config.vector_lanes * lane
-    return core / (1.0 - config.area_overhead_fraction)
+    return _chip_total(config, tech.mac_area_mm2, tech.sram_area_mm2, rows=rows, cols=cols,
+                       sram_bytes=sram_bytes)
 
 
 def static_power_w(config: SystolicConfig, *, rows: Any, cols: Any,
@@ -123,12 +130,9 @@ def static_power_w(config: SystolicConfig, *, rows: Any, cols: Any,
     """Static power in watts: leakage, or ``idle_power_w`` when larger (float, or array for
     array inputs)."""
     tech = config.tech
-    native = _native(config)
-    pe = tech.mac_leakage_w(**_mac_kwargs(native)) * config.pe_area_factor
-    lane = tech.mac_leakage_w(**_lane_kwargs(config)) * config.pe_area_factor
-    sram = sum(tech.sram_leakage_w(capacity_bytes=np.asarray(c, np.float64)) for c in sram_bytes)
-    core = np.asarray(rows) * np.asarray(cols) * pe + sram + config.vector_lanes * lane
-    return np.maximum(core / (1.0 - config.area_overhead_fraction), config.idle_power_w)
+    leakage = _chip_total(config, tech.mac_leakage_w, tech.sram_leakage_w, rows=rows,
+                          cols=cols, sram_bytes=sram_bytes)
+    return np.maximum(leakage, config.idle_power_w)
 
 
 def area_breakdown_mm2(config: SystolicConfig) -> dict[str, float]:
